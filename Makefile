@@ -1,0 +1,37 @@
+# PGXS build of the saas_schema extension (C++17).
+EXTENSION   = saas_schema
+MODULE_big  = saas_schema
+DATA        = $(wildcard sql/saas_schema--*.sql)
+SOURCES     = $(wildcard src/*.cpp)
+OBJS        = $(SOURCES:.cpp=.o)
+SAAS_HEADERS = $(wildcard src/*.hpp)
+
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=citext
+
+PG_CONFIG ?= pg_config
+
+# fmt is used header-only: the installed library then has no runtime
+# dependency on libfmt, so a server needs nothing beyond PostgreSQL itself.
+PG_CPPFLAGS = -Isrc -DFMT_HEADER_ONLY
+PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fno-omit-frame-pointer -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+ifeq ($(CI),true)
+PG_CXXFLAGS += -Werror
+endif
+ifneq ($(SAAS_WERROR),)
+PG_CXXFLAGS += -Werror
+endif
+SHLIB_LINK  = -lstdc++
+
+# No LLVM bitcode for JIT inlining: it would need clang at build time and
+# our C++ code is never a JIT inlining candidate.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Recompile when a shared header changes.
+$(OBJS): $(SAAS_HEADERS)
+
+%.o: %.cpp
+	$(CXX) $(CXXFLAGS) $(PG_CXXFLAGS) $(CPPFLAGS) -fPIC -c -o $@ $<
