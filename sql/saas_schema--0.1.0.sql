@@ -177,14 +177,14 @@ END;
 $$;
 COMMENT ON FUNCTION saas.disable_audit(regclass) IS 'Removes the audit triggers of a table (idempotent).';
 
-CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT '{}', mode text DEFAULT 'row')
+CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT '{}', mode text DEFAULT 'row',
+                                  tenant_column text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
 AS $$
 DECLARE
     rel record;
-    tenant_column text := 'organization_id';
     tenant_base_type oid;
     col text;
     args text;
@@ -218,9 +218,11 @@ BEGIN
                    WHERE a.relid = 'saas.audit_logs'::regclass) THEN
         RAISE EXCEPTION 'the audit log itself cannot be audited' USING ERRCODE = 'wrong_object_type';
     END IF;
-    -- The tenant root is its own tenant.
-    IF rel.nspname = 'saas' AND rel.relname = 'organizations' THEN
-        tenant_column := 'id';
+    -- The tenant root is its own tenant; other tables name it organization_id
+    -- unless the caller says otherwise.
+    IF tenant_column IS NULL THEN
+        tenant_column := CASE WHEN rel.nspname = 'saas' AND rel.relname = 'organizations'
+                              THEN 'id' ELSE 'organization_id' END;
     END IF;
     SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END INTO tenant_base_type
       FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -273,7 +275,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text) IS 'Installs the audit trigger on a table (idempotent). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes). Columns named password_hash are never recorded.';
+COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text) IS 'Installs the audit trigger on a table (idempotent). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations). Columns named password_hash are never recorded.';
 
 -- A record's audit rows, oldest first.
 CREATE FUNCTION saas.record_history(tbl regclass, id uuid) RETURNS SETOF saas.audit_logs
