@@ -123,6 +123,95 @@ CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs
 CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs_default
     FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_logs_guard();
 
+-- Monthly partitions (UTC months), named audit_logs_pYYYYMM.  Creates the
+-- partitions from months_back months ago to months_ahead months ahead that do
+-- not exist yet, and returns their names.  Rows of those months already in
+-- the default partition are moved into the new partition (ATTACH would
+-- refuse otherwise).  Run by the owner of saas.audit_logs (e.g. from cron).
+CREATE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
+    RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, saas, pg_temp
+AS $$
+DECLARE
+    this_month timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
+    month_start timestamp;
+    lower_bound timestamptz;
+    upper_bound timestamptz;
+    part text;
+    columns constant text := 'id, organization_id, table_name, record_id, action, user_id, old_values, '
+                             'new_values, changed_columns, transaction_id, created_at, metadata';
+BEGIN
+    IF months_ahead IS NULL OR months_ahead NOT BETWEEN 0 AND 120
+       OR months_back IS NULL OR months_back NOT BETWEEN 0 AND 1200 THEN
+        RAISE EXCEPTION 'invalid partition range: months_ahead % and months_back %',
+                        COALESCE(months_ahead::text, 'NULL'), COALESCE(months_back::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'months_ahead must be between 0 and 120, months_back between 0 and 1200.';
+    END IF;
+    -- No audit row may land in the default partition while rows move out of it.
+    LOCK TABLE saas.audit_logs_default IN ACCESS EXCLUSIVE MODE;
+    FOR i IN -months_back .. months_ahead LOOP
+        month_start := this_month OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i);
+        part := 'audit_logs_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(month_start, 'YYYYMM');
+        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c
+                               WHERE c.relnamespace = 'saas'::pg_catalog.regnamespace AND c.relname = part);
+        lower_bound := month_start AT TIME ZONE 'UTC';
+        upper_bound := (month_start OPERATOR(pg_catalog.+) interval '1 month') AT TIME ZONE 'UTC';
+        EXECUTE pg_catalog.format('CREATE TABLE saas.%I (LIKE saas.audit_logs INCLUDING DEFAULTS '
+                                  'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)', part);
+        PERFORM pg_catalog.set_config('saas_audit.partition_maintenance', 'on', true);
+        EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM saas.audit_logs_default '
+                                  'WHERE created_at >= $1 AND created_at < $2 RETURNING %s) '
+                                  'INSERT INTO saas.%I (%s) SELECT %s FROM moved',
+                                  columns, part, columns, columns)
+            USING lower_bound, upper_bound;
+        PERFORM pg_catalog.set_config('saas_audit.partition_maintenance', 'off', true);
+        EXECUTE pg_catalog.format('ALTER TABLE saas.audit_logs ATTACH PARTITION saas.%I '
+                                  'FOR VALUES FROM (%L) TO (%L)', part, lower_bound, upper_bound);
+        EXECUTE pg_catalog.format('CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_logs_guard()', part);
+        RETURN NEXT part;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION saas.audit_create_partitions(integer, integer) IS 'Creates missing monthly partitions of saas.audit_logs (UTC months, audit_logs_pYYYYMM), moving rows of those months out of the default partition. Returns the partitions created.';
+
+-- Retention: drops the monthly partitions that lie entirely before
+-- now() - older_than, and returns their names.  The only way audit rows are
+-- removed.  Rows in the default partition are never dropped.
+CREATE FUNCTION saas.audit_drop_partitions(older_than interval)
+    RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, saas, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz;
+    part record;
+    upper_text text;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', COALESCE(older_than::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := pg_catalog.now() OPERATOR(pg_catalog.-) older_than;
+    FOR part IN
+        SELECT c.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
+          FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'saas.audit_logs'::pg_catalog.regclass
+         ORDER BY c.relname
+    LOOP
+        upper_text := (pg_catalog.regexp_match(part.bound, $re$ TO \('([^']+)'\)$re$))[1];
+        CONTINUE WHEN upper_text IS NULL;  -- the default partition, or an unbounded one
+        IF upper_text::timestamptz <= cutoff THEN
+            EXECUTE pg_catalog.format('DROP TABLE saas.%I', part.relname);
+            RETURN NEXT part.relname;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION saas.audit_drop_partitions(interval) IS 'Retention: drops partitions of saas.audit_logs entirely older than now() - older_than; returns their names.';
+
 -- The audit trigger (C++).  FOR EACH ROW, or FOR EACH STATEMENT with
 -- transition tables.  Arguments: logical table name, tenant column, excluded
 -- columns.  Install it with saas.enable_audit().  No SET clause: it would
@@ -314,7 +403,7 @@ BEGIN
         ELSIF change.action = 'DELETE' THEN
             state := NULL;
         ELSE
-            state := pg_catalog.coalesce(state, '{}'::jsonb) OPERATOR(pg_catalog.||) change.new_values;
+            state := COALESCE(state, '{}'::jsonb) OPERATOR(pg_catalog.||) change.new_values;
         END IF;
     END LOOP;
     RETURN state;
