@@ -52,20 +52,29 @@ CREATE TABLE saas.audit_logs (
     transaction_id   bigint       NOT NULL,
     created_at       timestamptz  NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     metadata         jsonb        NOT NULL DEFAULT '{}',
-    CONSTRAINT pk_audit_logs PRIMARY KEY (organization_id, created_at, id),
     CONSTRAINT chk_audit_logs_action
         CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE')),
     CONSTRAINT chk_audit_logs_metadata_object CHECK (pg_catalog.jsonb_typeof(metadata) = 'object'),
     CONSTRAINT chk_audit_logs_values_present CHECK (old_values IS NOT NULL OR new_values IS NOT NULL)
 ) PARTITION BY RANGE (created_at);
 
-CREATE TABLE saas.audit_logs_default PARTITION OF saas.audit_logs DEFAULT;
-
--- One record's history (record ids are UUIDs, so record_id first is selective
--- with or without a tenant filter).  A tenant's recent activity is served by
--- the primary key; one actor's changes by idx_audit_logs_user.
-CREATE INDEX idx_audit_logs_record ON saas.audit_logs (record_id, table_name, id);
-CREATE INDEX idx_audit_logs_user ON saas.audit_logs (organization_id, user_id, created_at DESC);
+-- Keys and indexes are per partition, not on the parent: the parent is an
+-- extension member, so pg_dump does not dump it, and a restore's ATTACH of a
+-- dumped monthly partition would clone the parent's indexes and then fail on
+-- the partition's own dumped indexes ("already exists").  Each partition's
+-- primary key includes the partition key created_at, so per-partition keys
+-- are exactly as unique as a key on the parent.  saas.audit_create_partitions()
+-- creates the same key and indexes on every partition:
+--   pk_<partition>          (organization_id, created_at, id): a tenant's recent activity
+--   idx_<partition>_record  (record_id, table_name, id): one record's history (record
+--                           ids are UUIDs, so record_id first is selective with or
+--                           without a tenant filter)
+--   idx_<partition>_user    (organization_id, user_id, created_at DESC): one actor's changes
+CREATE TABLE saas.audit_logs_default PARTITION OF saas.audit_logs (
+    CONSTRAINT pk_audit_logs_default PRIMARY KEY (organization_id, created_at, id)
+) DEFAULT;
+CREATE INDEX idx_audit_logs_default_record ON saas.audit_logs_default (record_id, table_name, id);
+CREATE INDEX idx_audit_logs_default_user ON saas.audit_logs_default (organization_id, user_id, created_at DESC);
 
 COMMENT ON TABLE saas.audit_logs IS 'Append-only audit log of changes to tenant tables, written by saas.audit_trigger(). Partitioned by month on created_at.';
 COMMENT ON COLUMN saas.audit_logs.id IS 'UUIDv7: ORDER BY id is change order.';
@@ -123,7 +132,8 @@ CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs
 CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs_default
     FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_logs_guard();
 
--- Monthly partitions (UTC months), named audit_logs_pYYYYMM.  Creates the
+-- Monthly partitions (UTC months), named audit_logs_pYYYYMM, with the key and
+-- indexes every partition has (see saas.audit_logs_default).  Creates the
 -- partitions from months_back months ago to months_ahead months ahead that do
 -- not exist yet, and returns their names.  Rows of those months already in
 -- the default partition are moved into the new partition (ATTACH would
@@ -167,6 +177,13 @@ BEGIN
                                   columns, part, columns, columns)
             USING lower_bound, upper_bound;
         PERFORM pg_catalog.set_config('saas_audit.partition_maintenance', 'off', true);
+        -- Same key and indexes as the default partition (see above).
+        EXECUTE pg_catalog.format('ALTER TABLE saas.%I ADD CONSTRAINT %I PRIMARY KEY (organization_id, created_at, id)',
+                                  part, 'pk_' OPERATOR(pg_catalog.||) part);
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (record_id, table_name, id)',
+                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_record', part);
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (organization_id, user_id, created_at DESC)',
+                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_user', part);
         EXECUTE pg_catalog.format('ALTER TABLE saas.audit_logs ATTACH PARTITION saas.%I '
                                   'FOR VALUES FROM (%L) TO (%L)', part, lower_bound, upper_bound);
         EXECUTE pg_catalog.format('CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.%I '
