@@ -98,6 +98,13 @@ void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum
     SPI_finish();
 }
 
+// The top-level transaction id with epoch, as txid_current() reports it.
+// Read only when a row is written, so a statement that audits nothing does
+// not assign a transaction id.
+Datum transaction_id() {
+    return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
+}
+
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -228,8 +235,6 @@ void read_session_context(SessionContext *session) {
         cached_metadata_setting = setting_copy;
     }
     session->metadata = cached_metadata;
-    session->transaction_id =
-        static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
 }
 
 RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {
@@ -269,7 +274,7 @@ void write_change(const RelationInfo *info, const SessionContext *session,
         values[7] = text_array(info, change);
     else
         nulls[7] = 'n';
-    values[8] = Int64GetDatum(session->transaction_id);
+    values[8] = transaction_id();
     values[9] = PointerGetDatum(session->metadata);
     execute_as_owner(&row_plan, kRowInsertSql, types, values, nulls);
 }
@@ -334,7 +339,7 @@ void batch_flush(Batch *batch) {
                            TYPALIGN_INT);
     values[7] = make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false,
                            TYPALIGN_INT);
-    values[8] = Int64GetDatum(batch->session->transaction_id);
+    values[8] = transaction_id();
     values[9] = PointerGetDatum(batch->session->metadata);
     execute_as_owner(&batch_plan, kBatchInsertSql, types, values, nulls);
     MemoryContextSwitchTo(old);
