@@ -29,3 +29,13 @@ SAAS_FUNCTION(saas_require_transaction_block) {
     }
     PG_RETURN_VOID();
 }
+
+// saas.current_actor_id(): the uuid in app.current_user_id (set by
+// saas.set_actor), or NULL when unset/empty.
+SAAS_FUNCTION(saas_current_actor_id) {
+    pg_uuid_t actor;
+    if (!saas::read_uuid_setting("app.current_user_id", &actor)) PG_RETURN_NULL();
+    auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    *result = actor;
+    PG_RETURN_UUID_P(result);
+}
