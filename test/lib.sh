@@ -2,6 +2,8 @@
 # "ok N - name" / "not ok N - name" lines and a plan; the runner counts them.
 # shellcheck shell=bash
 
+REPO_ROOT="${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+export REPO_ROOT
 TAP_N=0
 TAP_FAILED=0
 
