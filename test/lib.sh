@@ -17,6 +17,7 @@ ok() { # ok CONDITION_EXIT_CODE NAME
         echo "not ok $TAP_N - $*"
         TAP_FAILED=$((TAP_FAILED + 1))
     fi
+    return "$rc"
 }
 
 is() { # is GOT EXPECTED NAME
