@@ -95,6 +95,15 @@ BEGIN
                   DETAIL = 'The column must be timestamp with time zone or timestamp without time zone.';
     END IF;
 
+    -- A partition already maintained through its parent's cloned trigger
+    -- (named after the parent) must not get a second one.
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgparentid <> 0
+                  AND t.tgfoid = 'saas.set_updated_at()'::pg_catalog.regprocedure) THEN
+        RAISE EXCEPTION 'saas.enable_updated_at: "%" already has the trigger through its partitioned parent', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Manage the trigger on the partitioned parent table.';
+    END IF;
     -- A name cast truncates to NAMEDATALEN-1 like CREATE TRIGGER would, so the
     -- lookup below finds what we create even for long table names.
     trg_name := ('trg_' || rel.relname || '_updated_at')::name;
@@ -114,11 +123,6 @@ BEGIN
         IF (trg.tgnargs = 0 AND column_name = 'updated_at')
            OR (trg.tgnargs > 0 AND pg_catalog.substr(trg.tgargs, 1, pg_catalog.length(arg0)) = arg0) THEN
             RETURN false;
-        END IF;
-        IF trg.tgparentid <> 0 THEN
-            RAISE EXCEPTION 'saas.enable_updated_at: trigger "%" on "%" is inherited from its partitioned parent', trg_name, tbl
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Call saas.enable_updated_at() on the partitioned parent table.';
         END IF;
         EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg_name, tbl);
     END IF;
@@ -152,7 +156,15 @@ BEGIN
         RAISE EXCEPTION 'saas.disable_updated_at: relation with OID % does not exist', tbl::oid
             USING ERRCODE = 'undefined_table';
     END IF;
-    SELECT t.tgfoid, t.tgparentid INTO trg
+    -- Disabling a partition alone would leave its parent's cloned trigger firing.
+    IF EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgparentid <> 0
+                  AND t.tgfoid = 'saas.set_updated_at()'::pg_catalog.regprocedure) THEN
+        RAISE EXCEPTION 'saas.disable_updated_at: "%" has the trigger through its partitioned parent', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call saas.disable_updated_at() on the partitioned parent table.';
+    END IF;
+    SELECT t.tgfoid INTO trg
       FROM pg_catalog.pg_trigger t
      WHERE t.tgrelid = tbl AND t.tgname = trg_name;
     IF NOT FOUND THEN
@@ -162,11 +174,6 @@ BEGIN
         RAISE EXCEPTION 'saas.disable_updated_at: trigger "%" on "%" does not call saas.set_updated_at()', trg_name, tbl
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop that trigger with DROP TRIGGER if it is really unwanted.';
-    END IF;
-    IF trg.tgparentid <> 0 THEN
-        RAISE EXCEPTION 'saas.disable_updated_at: trigger "%" on "%" is inherited from its partitioned parent', trg_name, tbl
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call saas.disable_updated_at() on the partitioned parent table.';
     END IF;
     EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg_name, tbl);
     RETURN true;
