@@ -50,6 +50,7 @@ HTAB *state_cache = nullptr;
 
 void invalidate_states(Datum, Oid relid) {
     // Runs inside invalidation processing: only flip flags, never allocate.
+    if (state_cache == nullptr) return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, state_cache);
     TriggerState *st;
@@ -58,6 +59,13 @@ void invalidate_states(Datum, Oid relid) {
 }
 
 void init_cache() {
+    // Callback first: if registering fails (too many callbacks) the cache is
+    // never created, so no state can go stale unnoticed.
+    static bool registered = false;
+    if (!registered) {
+        CacheRegisterRelcacheCallback(invalidate_states, PointerGetDatum(nullptr));
+        registered = true;
+    }
     HASHCTL ctl;
     memset(&ctl, 0, sizeof ctl);
     ctl.keysize = sizeof(Oid);
@@ -65,7 +73,6 @@ void init_cache() {
     ctl.hcxt = TopMemoryContext;
     state_cache = hash_create("saas_schema updated_at trigger states", 64, &ctl,
                               HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    CacheRegisterRelcacheCallback(invalidate_states, PointerGetDatum(nullptr));
 }
 
 [[noreturn]] void protocol_error(const char *what, const char *hint) {
