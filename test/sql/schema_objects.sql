@@ -45,6 +45,18 @@ JOIN pg_class t ON t.oid = i.indrelid
 WHERE c.relnamespace = 'saas'::regnamespace AND NOT t.relispartition
 ORDER BY indrelid::regclass::text, c.relname;
 
+-- Triggers.
+SELECT t.tgrelid::regclass AS tbl, t.tgname, pg_get_triggerdef(t.oid) AS definition
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = 'saas'::regnamespace AND NOT t.tgisinternal AND NOT c.relispartition
+ORDER BY t.tgrelid::regclass::text, t.tgname;
+
+-- Functions and views.
+SELECT p.oid::regprocedure AS function, p.prosecdef AS security_definer, p.proconfig AS config
+FROM pg_proc p WHERE p.pronamespace = 'saas'::regnamespace ORDER BY p.oid::regprocedure::text;
+SELECT c.relname AS view, c.reloptions FROM pg_class c
+WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind = 'v' ORDER BY 1;
+
 -- Invariant checks, as temp views so they can be shown to fire (below).
 CREATE TEMP VIEW badly_named AS
 SELECT conname::text AS name FROM pg_constraint
