@@ -109,6 +109,15 @@ UPDATE ua.modes SET v = 1;
 SELECT updated_at FROM ua.modes;
 UPDATE ua.modes SET v = 2;
 SELECT updated_at > '2000-01-01' AS bumped FROM ua.modes;
+-- CREATE OR REPLACE TRIGGER keeps the trigger's OID but changes its
+-- arguments: the cached state must follow ('always' now bumps a no-op).
+CREATE OR REPLACE TRIGGER m BEFORE INSERT OR UPDATE ON ua.modes
+    FOR EACH ROW EXECUTE FUNCTION saas.set_updated_at('updated_at', 'always');
+ALTER TABLE ua.modes DISABLE TRIGGER m;
+UPDATE ua.modes SET updated_at = '2000-01-01';
+ALTER TABLE ua.modes ENABLE TRIGGER m;
+UPDATE ua.modes SET v = v;
+SELECT updated_at > '2000-01-01' AS bumped FROM ua.modes;
 
 -- Table layout changes between updates, in one session (cached state).
 CREATE TABLE ua.shape (
@@ -211,6 +220,16 @@ SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'ua.custom'::regcl
 SELECT saas.disable_updated_at('ua.custom');
 SELECT saas.disable_updated_at('ua.custom');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'ua.custom'::regclass;
+
+-- A 63-character table name: the trigger name is truncated like any
+-- identifier, and enable/disable still find it.
+CREATE TABLE ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx (id int, updated_at timestamptz);
+SELECT saas.enable_updated_at('ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx');
+SELECT saas.enable_updated_at('ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx');
+SELECT tgname FROM pg_trigger
+ WHERE tgrelid = 'ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx'::regclass;
+SELECT saas.disable_updated_at('ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx');
+SELECT saas.disable_updated_at('ua.a_table_name_that_is_exactly_sixty_three_characters_long_xxxxxx');
 
 -- enable/disable validation.
 SELECT saas.enable_updated_at(NULL);
