@@ -19,7 +19,8 @@ SAAS_FUNCTION(saas_current_tenant_id) {
 // believe one is set), so we refuse loudly instead.
 SAAS_FUNCTION(saas_require_transaction_block) {
     if (!IsTransactionBlock()) {
-        const char *caller = PG_ARGISNULL(0) ? "this function" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+        const char *caller =
+            PG_ARGISNULL(0) ? "this function" : text_to_cstring(PG_GETARG_TEXT_PP(0));
         ereport(ERROR,
                 (errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
                  errmsg("%s must be called inside a transaction block", caller),

@@ -12,6 +12,7 @@
 // Because the tick occupies the 60 most significant non-fixed bits, values from
 // one backend are strictly increasing whatever the random bits are.
 #include "boundary.hpp"
+#include "gucs.hpp"
 
 extern "C" {
 #include <time.h>
@@ -22,13 +23,12 @@ extern "C" {
 namespace {
 
 constexpr int kSubmsBits = 12;
-constexpr uint64 kSubmsSteps = UINT64_C(1) << kSubmsBits;      // 4096 per ms
-constexpr uint64 kMaxUnixMs = (UINT64_C(1) << 48) - 1;         // 48-bit field
+constexpr uint64 kSubmsSteps = UINT64_C(1) << kSubmsBits; // 4096 per ms
+constexpr uint64 kMaxUnixMs = (UINT64_C(1) << 48) - 1;    // 48-bit field
 constexpr uint64 kMaxTick = (kMaxUnixMs << kSubmsBits) | (kSubmsSteps - 1);
 
 // Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).
-constexpr int64 kUnixToPgEpochUsec =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+constexpr int64 kUnixToPgEpochUsec = int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
 // Last tick handed out by this backend (0 = none yet).
 uint64 last_tick = 0;
@@ -65,7 +65,8 @@ void random_bytes(uint8 *dst, size_t len) {
 uint64 clock_tick() {
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        ereport(ERROR, (errcode(ERRCODE_SYSTEM_ERROR), errmsg("could not read the system clock: %m")));
+        ereport(ERROR,
+                (errcode(ERRCODE_SYSTEM_ERROR), errmsg("could not read the system clock: %m")));
     if (ts.tv_sec < 0) return 0; // clock before 1970: treated as "went backwards"
     uint64 ms = uint64(ts.tv_sec) * 1000 + uint64(ts.tv_nsec) / 1000000;
     uint64 frac = (uint64(ts.tv_nsec) % 1000000) * kSubmsSteps / 1000000;
@@ -84,18 +85,71 @@ uint64 v7_unix_ms(const pg_uuid_t *u) {
     }
     if ((u->data[8] & 0xC0) != 0x80) {
         char *text = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("UUID is not an RFC 9562 UUID"),
-                        errdetail("UUID %s has variant bits %d%d, expected 10.", text,
-                                  (u->data[8] >> 7) & 1, (u->data[8] >> 6) & 1)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("UUID is not an RFC 9562 UUID"),
+                 errdetail("UUID %s has variant bits %d%d, expected 10.", text,
+                           (u->data[8] >> 7) & 1, (u->data[8] >> 6) & 1)));
     }
     uint64 ms = 0;
-    for (int i = 0; i < 6; i++) ms = (ms << 8) | u->data[i];
+    for (int i = 0; i < 6; i++)
+        ms = (ms << 8) | u->data[i];
     return ms;
 }
 
 } // namespace
 
+namespace {
+
+// --- test mode (saas.test_seed) ----------------------------------------------
+// A reproducible sequence per seed: the clock is a counter starting at
+// 2020-01-01 00:00:00 UTC that advances one tick (1/4096 ms) per UUID, and the
+// random bits come from splitmix64 seeded with the seed.  The sequence starts
+// over when a different non-zero seed is set; switching test mode off and back
+// on with the same seed continues it (no id is handed out twice).
+constexpr uint64 kTestEpochMs = UINT64_C(1577836800000); // 2020-01-01T00:00:00Z
+int active_test_seed = 0;
+uint64 test_tick = 0;
+uint64 test_rng_state = 0;
+
+uint64 splitmix64(uint64 *state) {
+    uint64 z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+void test_mode_next(uint64 *tick, uint8 random8[8]) {
+    if (active_test_seed != saas::test_seed) {
+        active_test_seed = saas::test_seed;
+        test_tick = kTestEpochMs << kSubmsBits;
+        test_rng_state = uint64(saas::test_seed);
+    }
+    *tick = test_tick++;
+    uint64 r = splitmix64(&test_rng_state);
+    for (int i = 0; i < 8; i++)
+        random8[i] = uint8(r >> (8 * i));
+}
+
+void encode_v7(pg_uuid_t *u, uint64 tick) {
+    uint64 ms = tick >> kSubmsBits;
+    uint32 frac = uint32(tick & (kSubmsSteps - 1));
+    for (int i = 0; i < 6; i++)
+        u->data[i] = uint8(ms >> (8 * (5 - i)));
+    u->data[6] = uint8(0x70 | (frac >> 8)); // version 7 + high 4 bits of fraction
+    u->data[7] = uint8(frac & 0xFF);
+    u->data[8] = uint8((u->data[8] & 0x3F) | 0x80); // variant 0b10
+}
+
+} // namespace
+
 SAAS_FUNCTION(saas_uuid_generate_v7) {
+    if (unlikely(saas::test_seed != 0)) {
+        pg_uuid_t *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+        uint64 tick;
+        test_mode_next(&tick, u->data + 8);
+        encode_v7(u, tick);
+        PG_RETURN_UUID_P(u);
+    }
     uint64 tick = clock_tick();
     if (tick <= last_tick) tick = last_tick + 1; // same step, or clock went backwards
     if (tick > kMaxTick)
@@ -104,13 +158,8 @@ SAAS_FUNCTION(saas_uuid_generate_v7) {
     last_tick = tick;
 
     pg_uuid_t *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-    uint64 ms = tick >> kSubmsBits;
-    uint32 frac = uint32(tick & (kSubmsSteps - 1));
-    for (int i = 0; i < 6; i++) u->data[i] = uint8(ms >> (8 * (5 - i)));
-    u->data[6] = uint8(0x70 | (frac >> 8)); // version 7 + high 4 bits of fraction
-    u->data[7] = uint8(frac & 0xFF);
     random_bytes(u->data + 8, 8);
-    u->data[8] = uint8((u->data[8] & 0x3F) | 0x80); // variant 0b10
+    encode_v7(u, tick);
     PG_RETURN_UUID_P(u);
 }
 
@@ -140,7 +189,8 @@ SAAS_FUNCTION(saas_uuid_v7_lower_bound) {
                                   "UTC to 10889-08-02 05:31:50.655 UTC.")));
     uint64 ms = uint64(unix_us / 1000);
     pg_uuid_t *u = static_cast<pg_uuid_t *>(palloc0(sizeof(pg_uuid_t)));
-    for (int i = 0; i < 6; i++) u->data[i] = uint8(ms >> (8 * (5 - i)));
+    for (int i = 0; i < 6; i++)
+        u->data[i] = uint8(ms >> (8 * (5 - i)));
     u->data[6] = 0x70;
     u->data[8] = 0x80;
     PG_RETURN_UUID_P(u);

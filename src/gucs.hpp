@@ -1,0 +1,10 @@
+// The extension's settings (GUCs), defined in module.cpp's _PG_init.
+#pragma once
+
+namespace saas {
+
+// saas.test_seed: 0 = off (production).  Non-zero makes
+// saas.uuid_generate_v7() deterministic for the session (see uuidv7.cpp).
+extern int test_seed;
+
+} // namespace saas
