@@ -219,6 +219,14 @@ SAAS_FUNCTION(saas_set_updated_at) {
     // timestamp without time zone: the session-time-zone local time, exactly
     // what now()::timestamp gives.
     if (st->target_type == TIMESTAMPOID) value = DirectFunctionCall1(timestamptz_timestamp, value);
+    if (is_update) {
+        // Never move backwards.  now() is the transaction's start: a
+        // transaction that started later but updated the row first (we waited
+        // for its lock) has already stamped a later time; keep that one.
+        bool old_null;
+        Datum old_value = slot_getattr(td->tg_trigslot, attnum, &old_null);
+        if (!old_null && DatumGetTimestamp(old_value) > DatumGetTimestamp(value)) value = old_value;
+    }
 
     int col = attnum;
     bool null_flag = false;

@@ -353,6 +353,23 @@ SELECT saas.enable_updated_at('ua.events_b');
 SELECT saas.disable_updated_at('ua.events');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid::regclass::text LIKE 'ua.events%';
 
+-- updated_at never moves backwards: when the stored stamp is later than this
+-- transaction's now() (a transaction that started later updated the row
+-- first), it is kept.
+CREATE TABLE ua.monotonic (id int PRIMARY KEY, v int, created_at timestamptz DEFAULT now(),
+                           updated_at timestamptz);
+SELECT saas.enable_updated_at('ua.monotonic');
+INSERT INTO ua.monotonic (id, v) VALUES (1, 0), (2, 0);
+ALTER TABLE ua.monotonic DISABLE TRIGGER USER;
+UPDATE ua.monotonic SET updated_at = now() + interval '1 hour' WHERE id = 1;
+UPDATE ua.monotonic SET updated_at = now() - interval '1 hour' WHERE id = 2;
+ALTER TABLE ua.monotonic ENABLE TRIGGER USER;
+BEGIN;
+UPDATE ua.monotonic SET v = v + 1;
+SELECT id, v, updated_at > now() AS kept_later_stamp, updated_at = now() AS stamped_now
+FROM ua.monotonic ORDER BY id;
+COMMIT;
+
 -- Dropping the extension drops the triggers that use its function.
 SET client_min_messages = warning;
 DROP EXTENSION saas_schema CASCADE;
