@@ -1,0 +1,384 @@
+// Writes audit rows (see audit_writer.hpp).
+#include "audit_writer.hpp"
+
+extern "C" {
+#include "access/transam.h"
+#include "catalog/namespace.h"
+#include "utils/array.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/uuid.h"
+}
+
+namespace saas::audit {
+namespace {
+
+constexpr const char *kUserIdSetting = "app.current_user_id";
+constexpr const char *kMetadataSetting = "app.request_metadata";
+constexpr int kColumns = 10;
+// Rows per multi-row INSERT in statement mode: large enough to amortise the
+// executor start-up, small enough to bound the arrays' memory.
+constexpr int kBatchRows = 2000;
+
+const char *const kRowInsertSql =
+    "INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, "
+    "old_values, new_values, changed_columns, transaction_id, metadata) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+// changed_columns travels as the text form of each row's text[]: a text[][]
+// cannot hold rows with different numbers of changed columns.
+const char *const kBatchInsertSql =
+    "INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, "
+    "old_values, new_values, changed_columns, transaction_id, metadata) "
+    "SELECT u.o, $2, u.r, u.a, $5, u.ov, u.nv, u.cc::pg_catalog.text[], $9, $10 "
+    "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+    "pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) "
+    "AS u(o, r, a, ov, nv, cc)";
+
+SPIPlanPtr row_plan = nullptr;
+SPIPlanPtr batch_plan = nullptr;
+
+// saas.audit_logs' OID and owner, refreshed after any invalidation of it.
+Oid audit_logs_oid = InvalidOid;
+Oid audit_logs_owner = InvalidOid;
+bool audit_callback_registered = false;
+
+void forget_audit_logs(Datum, Oid relid) {
+    if (relid == InvalidOid || relid == audit_logs_oid) audit_logs_oid = InvalidOid;
+}
+
+Oid audit_logs_owner_id() {
+    if (!audit_callback_registered) {
+        CacheRegisterRelcacheCallback(forget_audit_logs, (Datum)0);
+        audit_callback_registered = true;
+    }
+    if (audit_logs_oid != InvalidOid) return audit_logs_owner;
+    Oid nsp = get_namespace_oid("saas", true);
+    Oid relid = OidIsValid(nsp) ? get_relname_relid("audit_logs", nsp) : InvalidOid;
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation \"saas.audit_logs\" does not exist"),
+                        errhint("The saas_schema extension must be installed for the audit "
+                                "trigger to work.")));
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
+    audit_logs_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    audit_logs_oid = relid;
+    return audit_logs_owner;
+}
+
+SPIPlanPtr prepare_plan(SPIPlanPtr *slot, const char *sql, const Oid *types) {
+    if (*slot != nullptr) return *slot;
+    SPIPlanPtr plan = SPI_prepare(sql, kColumns, const_cast<Oid *>(types));
+    if (plan == nullptr)
+        elog(ERROR, "SPI_prepare failed for audit insert: %s", SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "SPI_keepplan failed for audit insert");
+    *slot = plan;
+    return plan;
+}
+
+// Runs a prepared insert as the owner of saas.audit_logs.
+void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum *values,
+                      const char *nulls) {
+    Oid owner = audit_logs_owner_id();
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    SPIPlanPtr plan = prepare_plan(slot, sql, types);
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    // An ERROR in between restores the user: transaction abort resets it.
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_NOFORCE_RLS);
+    int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+    SetUserIdAndSecContext(saved_user, saved_context);
+    if (rc != SPI_OK_INSERT)
+        elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
+    SPI_finish();
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Accepts what uuid_in accepts (optional braces, hyphen after any group of
+// four digits) without raising uuid_in's error, which would not say which
+// setting is wrong.
+bool parse_uuid(const char *str, pg_uuid_t *out) {
+    const char *p = str;
+    bool braces = (*p == '{');
+    if (braces) p++;
+    for (int i = 0; i < UUID_LEN; i++) {
+        int hi = hex_digit(p[0]);
+        int lo = hi < 0 ? -1 : hex_digit(p[1]);
+        if (hi < 0 || lo < 0) return false;
+        out->data[i] = static_cast<unsigned char>(hi << 4 | lo);
+        p += 2;
+        if (*p == '-' && (i % 2) == 1 && i < UUID_LEN - 1) p++;
+    }
+    if (braces) {
+        if (*p != '}') return false;
+        p++;
+    }
+    return *p == '\0';
+}
+
+// Last parsed settings, so a session that keeps the same values pays one
+// strcmp per row.  Stored in TopMemoryContext.
+char *cached_user_setting = nullptr;
+pg_uuid_t cached_user_id;
+char *cached_metadata_setting = nullptr;
+Jsonb *cached_metadata = nullptr;
+
+Jsonb *parse_metadata(const char *setting) {
+    MemoryContext caller = CurrentMemoryContext;
+    Jsonb *volatile parsed = nullptr;
+    PG_TRY();
+    {
+        parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(setting)));
+    }
+    PG_CATCH();
+    {
+        // jsonb_in has no side effects, so its error can be replaced by one
+        // that names the setting.
+        MemoryContextSwitchTo(caller);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                        errmsg("setting \"%s\" is not valid JSON", kMetadataSetting),
+                        errdetail("%s", edata->message),
+                        errhint("Set %s to a JSON object, e.g. '{\"request_id\": \"...\"}'.",
+                                kMetadataSetting)));
+    }
+    PG_END_TRY();
+    if (!JB_ROOT_IS_OBJECT(parsed) || JB_ROOT_IS_SCALAR(parsed))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("setting \"%s\" must be a JSON object", kMetadataSetting),
+                        errdetail("The setting is: %s", setting)));
+    return parsed;
+}
+
+Datum text_array(const RelationInfo *info, const RowChange &change) {
+    Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * Max(change.changed_count, 1)));
+    for (int c = 0; c < change.changed_count; c++)
+        names[c] = CStringGetTextDatum(NameStr(info->columns[change.changed_attnos[c] - 1].name));
+    return PointerGetDatum(construct_array(names, change.changed_count, TEXTOID, -1, false,
+                                           TYPALIGN_INT));
+}
+
+// The text form of a text[] of column names, e.g. {"a","b c"}.
+Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfoChar(&buf, '{');
+    for (int c = 0; c < change.changed_count; c++) {
+        if (c > 0) appendStringInfoChar(&buf, ',');
+        appendStringInfoChar(&buf, '"');
+        for (const char *p = NameStr(info->columns[change.changed_attnos[c] - 1].name); *p; p++) {
+            if (*p == '"' || *p == '\\') appendStringInfoChar(&buf, '\\');
+            appendStringInfoChar(&buf, *p);
+        }
+        appendStringInfoChar(&buf, '"');
+    }
+    appendStringInfoChar(&buf, '}');
+    return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+} // namespace
+
+void read_session_context(SessionContext *session) {
+    const char *user = GetConfigOption(kUserIdSetting, true, false);
+    if (user == nullptr || user[0] == '\0') {
+        session->user_id_null = true;
+    } else {
+        if (cached_user_setting == nullptr || strcmp(cached_user_setting, user) != 0) {
+            pg_uuid_t parsed;
+            if (!parse_uuid(user, &parsed))
+                ereport(ERROR,
+                        (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+                         errmsg("setting \"%s\" is not a valid UUID: \"%s\"", kUserIdSetting, user),
+                         errhint("Use SET LOCAL %s = '<user uuid>', or an empty string for no "
+                                 "user.",
+                                 kUserIdSetting)));
+            char *copy = MemoryContextStrdup(TopMemoryContext, user);
+            if (cached_user_setting != nullptr) pfree(cached_user_setting);
+            cached_user_setting = copy;
+            cached_user_id = parsed;
+        }
+        session->user_id_null = false;
+        session->user_id = cached_user_id;
+    }
+
+    const char *metadata = GetConfigOption(kMetadataSetting, true, false);
+    if (metadata == nullptr || metadata[0] == '\0') metadata = "{}";
+    if (cached_metadata_setting == nullptr || strcmp(cached_metadata_setting, metadata) != 0) {
+        Jsonb *parsed = parse_metadata(metadata);
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(parsed)));
+        memcpy(copy, parsed, VARSIZE(parsed));
+        char *setting_copy = pstrdup(metadata);
+        MemoryContextSwitchTo(old);
+        if (cached_metadata != nullptr) pfree(cached_metadata);
+        if (cached_metadata_setting != nullptr) pfree(cached_metadata_setting);
+        cached_metadata = copy;
+        cached_metadata_setting = setting_copy;
+    }
+    session->metadata = cached_metadata;
+    session->transaction_id =
+        static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
+}
+
+RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {
+    RowIdentity identity;
+    int tenant = info->tenant_attno - 1;
+    if (nulls[tenant])
+        ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                        errmsg("cannot audit a row of \"%s\" whose tenant column \"%s\" is NULL",
+                               text_to_cstring(info->table_name),
+                               NameStr(info->columns[tenant].name)),
+                        errhint("Every audited row must belong to an organization.")));
+    identity.organization_id = values[tenant];
+    identity.record_id_null = info->id_attno == 0 || nulls[info->id_attno - 1];
+    identity.record_id = identity.record_id_null ? (Datum)0 : values[info->id_attno - 1];
+    return identity;
+}
+
+void write_change(const RelationInfo *info, const SessionContext *session,
+                  const RowIdentity &identity, const RowChange &change) {
+    static const Oid types[kColumns] = {UUIDOID,  TEXTOID,  UUIDOID,      TEXTOID, UUIDOID,
+                                        JSONBOID, JSONBOID, TEXTARRAYOID, INT8OID, JSONBOID};
+    Datum values[kColumns];
+    char nulls[kColumns];
+    memset(nulls, ' ', sizeof nulls);
+    values[0] = identity.organization_id;
+    values[1] = PointerGetDatum(info->table_name);
+    values[2] = identity.record_id;
+    if (identity.record_id_null) nulls[2] = 'n';
+    values[3] = CStringGetTextDatum(change.action);
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
+    if (session->user_id_null) nulls[4] = 'n';
+    values[5] = PointerGetDatum(change.old_values);
+    if (change.old_values == nullptr) nulls[5] = 'n';
+    values[6] = PointerGetDatum(change.new_values);
+    if (change.new_values == nullptr) nulls[6] = 'n';
+    if (change.changed_attnos != nullptr)
+        values[7] = text_array(info, change);
+    else
+        nulls[7] = 'n';
+    values[8] = Int64GetDatum(session->transaction_id);
+    values[9] = PointerGetDatum(session->metadata);
+    execute_as_owner(&row_plan, kRowInsertSql, types, values, nulls);
+}
+
+struct Batch {
+    const RelationInfo *info;
+    const SessionContext *session;
+    MemoryContext rows_context;  // copies of the collected rows; reset per flush
+    int count;
+    Datum organization_ids[kBatchRows];
+    Datum record_ids[kBatchRows];
+    bool record_id_nulls[kBatchRows];
+    Datum actions[kBatchRows];
+    Datum old_values[kBatchRows];
+    bool old_nulls[kBatchRows];
+    Datum new_values[kBatchRows];
+    bool new_nulls[kBatchRows];
+    Datum changed[kBatchRows];
+    bool changed_nulls[kBatchRows];
+};
+
+Batch *batch_begin(const RelationInfo *info, const SessionContext *session) {
+    Batch *batch = static_cast<Batch *>(palloc(sizeof(Batch)));
+    batch->info = info;
+    batch->session = session;
+    batch->rows_context =
+        AllocSetContextCreate(CurrentMemoryContext, "saas audit batch", ALLOCSET_DEFAULT_SIZES);
+    batch->count = 0;
+    return batch;
+}
+
+namespace {
+
+Datum make_array(Datum *elems, bool *nulls, int count, Oid type, int16 len, bool byval,
+                 char align) {
+    int dims[1] = {count};
+    int lbs[1] = {1};
+    return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, len, byval, align));
+}
+
+void batch_flush(Batch *batch) {
+    if (batch->count == 0) return;
+    static const Oid types[kColumns] = {UUIDARRAYOID, TEXTOID,       UUIDARRAYOID,  TEXTARRAYOID,
+                                        UUIDOID,      JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+                                        INT8OID,      JSONBOID};
+    MemoryContext old = MemoryContextSwitchTo(batch->rows_context);
+    int n = batch->count;
+    Datum values[kColumns];
+    char nulls[kColumns];
+    memset(nulls, ' ', sizeof nulls);
+    values[0] = make_array(batch->organization_ids, nullptr, n, UUIDOID, UUID_LEN, false,
+                           TYPALIGN_CHAR);
+    values[1] = PointerGetDatum(batch->info->table_name);
+    values[2] = make_array(batch->record_ids, batch->record_id_nulls, n, UUIDOID, UUID_LEN, false,
+                           TYPALIGN_CHAR);
+    values[3] = make_array(batch->actions, nullptr, n, TEXTOID, -1, false, TYPALIGN_INT);
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&batch->session->user_id));
+    if (batch->session->user_id_null) nulls[4] = 'n';
+    values[5] = make_array(batch->old_values, batch->old_nulls, n, JSONBOID, -1, false,
+                           TYPALIGN_INT);
+    values[6] = make_array(batch->new_values, batch->new_nulls, n, JSONBOID, -1, false,
+                           TYPALIGN_INT);
+    values[7] = make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false,
+                           TYPALIGN_INT);
+    values[8] = Int64GetDatum(batch->session->transaction_id);
+    values[9] = PointerGetDatum(batch->session->metadata);
+    execute_as_owner(&batch_plan, kBatchInsertSql, types, values, nulls);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(batch->rows_context);
+    batch->count = 0;
+}
+
+Datum copy_varlena(const void *ptr) {
+    const struct varlena *v = static_cast<const struct varlena *>(ptr);
+    void *copy = palloc(VARSIZE(v));
+    memcpy(copy, v, VARSIZE(v));
+    return PointerGetDatum(copy);
+}
+
+Datum copy_uuid(Datum value) {
+    pg_uuid_t *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    memcpy(copy, DatumGetUUIDP(value), sizeof(pg_uuid_t));
+    return UUIDPGetDatum(copy);
+}
+
+} // namespace
+
+void batch_add(Batch *batch, const RowIdentity &identity, const RowChange &change) {
+    if (batch->count == kBatchRows) batch_flush(batch);
+    // The row's datums point into the caller's per-row memory and tuple slot:
+    // keep copies until the flush.
+    MemoryContext old = MemoryContextSwitchTo(batch->rows_context);
+    int i = batch->count++;
+    batch->organization_ids[i] = copy_uuid(identity.organization_id);
+    batch->record_id_nulls[i] = identity.record_id_null;
+    batch->record_ids[i] = identity.record_id_null ? (Datum)0 : copy_uuid(identity.record_id);
+    batch->actions[i] = CStringGetTextDatum(change.action);
+    batch->old_nulls[i] = change.old_values == nullptr;
+    batch->old_values[i] = batch->old_nulls[i] ? (Datum)0 : copy_varlena(change.old_values);
+    batch->new_nulls[i] = change.new_values == nullptr;
+    batch->new_values[i] = batch->new_nulls[i] ? (Datum)0 : copy_varlena(change.new_values);
+    batch->changed_nulls[i] = change.changed_attnos == nullptr;
+    batch->changed[i] = batch->changed_nulls[i] ? (Datum)0 : text_array_literal(batch->info, change);
+    MemoryContextSwitchTo(old);
+}
+
+void batch_finish(Batch *batch) {
+    batch_flush(batch);
+    MemoryContextDelete(batch->rows_context);
+}
+
+} // namespace saas::audit
