@@ -7,4 +7,8 @@ namespace saas {
 // saas.uuid_generate_v7() deterministic for the session (see uuidv7.cpp).
 extern int test_seed;
 
+// saas.audit_enabled: on by default; superusers may switch the audit trigger
+// off for maintenance (the application role cannot: PGC_SUSET).
+extern bool audit_enabled;
+
 } // namespace saas

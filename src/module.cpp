@@ -14,6 +14,7 @@ PGDLLEXPORT void _PG_init(void);
 namespace saas {
 
 int test_seed = 0;
+bool audit_enabled = true;
 
 namespace {
 
@@ -41,6 +42,11 @@ extern "C" void _PG_init(void) {
         "0 (the default) is production behaviour. A non-zero seed starts a reproducible "
         "sequence of version 7 UUIDs; superusers only, and only with SET in a session.",
         &saas::test_seed, 0, 0, INT_MAX, PGC_SUSET, 0, saas::check_test_seed, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "saas.audit_enabled", "Whether saas.audit_trigger() records changes.",
+        "Superusers may turn it off for maintenance; sessions restoring a dump "
+        "(row_security = off, set by pg_dump/pg_restore) skip auditing anyway.",
+        &saas::audit_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     // Reserve our GUC prefix: a typo such as "SET saas.tset_seed" then fails
     // loudly instead of silently creating a placeholder.
