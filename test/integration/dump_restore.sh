@@ -124,7 +124,7 @@ SQL
 set -- $out
 is "${1:-}:${2:-}" "t:1" "RLS still isolates after restore (one tenant visible through tasks)"
 is "${3:-}" "1" "RLS still isolates organizations"
-is "${4:-}" "t:3" "updated_at still moves (3 tasks updated, all stamped now())"
+is "${4:-}" "true:3" "updated_at still moves (3 tasks updated, all stamped now())"
 after=$(qd $DST "SELECT count(*) FROM saas.audit_logs")
 is "${5:-x}" "3" "audit still fires: one UPDATE audit row per updated task"
 is "$((after - before))" "3" "and nothing else was audited"
