@@ -35,3 +35,10 @@ $(OBJS): $(SAAS_HEADERS)
 
 %.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(PG_CXXFLAGS) $(CPPFLAGS) -fPIC -c -o $@ $<
+
+# Release archive for PGXN: saas_schema-<version>.zip of the committed tree.
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+	@echo "wrote $(EXTENSION)-$(EXTVERSION).zip"
+.PHONY: dist

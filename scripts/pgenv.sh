@@ -68,6 +68,7 @@ CONF
         return 1
     }
     export PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
+    export SAAS_SERVER_LOG="$dir/server.log" SAAS_PGDATA="$dir/data"
 }
 
 # cluster_stop DIR: stop the cluster (fast shutdown) and remove DIR.

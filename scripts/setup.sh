@@ -6,7 +6,8 @@ set -euo pipefail
 PGVER="${PGVER:-15}"
 packages=(
     "postgresql-$PGVER" "postgresql-server-dev-$PGVER" libfmt-dev g++ make cmake
-    libipc-run-perl perl sqlsmith
+    libipc-run-perl perl sqlsmith python3
+    postgresql-server-dev-all debhelper fakeroot dpkg-dev
 )
 
 missing=()

@@ -4,11 +4,14 @@
 // with transition tables it diffs the whole statement in C++ and writes the
 // audit rows with multi-row INSERTs (much cheaper for bulk statements).
 #include "audit_writer.hpp"
+#include "gucs.hpp"
 
 extern "C" {
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "utils/memutils.h"
+#include "utils/acl.h"
+#include "utils/rls.h"
 #include "utils/tuplestore.h"
 }
 
@@ -159,10 +162,25 @@ void audit_statement(TriggerData *trigdata, const RelationInfo *info,
     if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
 }
 
+// True when this change must not be audited:
+//  * saas.audit_enabled = off (superuser maintenance);
+//  * a dump being restored.  The extension's triggers exist before pg_restore
+//    loads the tables' rows (CREATE EXTENSION runs first), so without this a
+//    restore would log every restored row as a new INSERT.  pg_dump and
+//    pg_restore scripts run with row_security = off; a role subject to
+//    row-level security cannot change an audited table in that mode at all
+//    (PostgreSQL raises an error instead), so only superusers and BYPASSRLS
+//    roles that explicitly turned row_security off are affected.
+bool audit_suppressed() {
+    if (!saas::audit_enabled) return true;
+    return !row_security && (superuser() || has_bypassrls_privilege(GetUserId()));
+}
+
 } // namespace
 
 SAAS_FUNCTION(saas_audit_trigger) {
     check_trigger_call(fcinfo);
+    if (audit_suppressed()) return PointerGetDatum(nullptr);
     TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
     RelationInfo *info = lookup_relation_info(trigdata);
     SessionContext session;

@@ -1,0 +1,14 @@
+// The extension's settings (GUCs), defined in module.cpp's _PG_init.
+#pragma once
+
+namespace saas {
+
+// saas.test_seed: 0 = off (production).  Non-zero makes
+// saas.uuid_generate_v7() deterministic for the session (see uuidv7.cpp).
+extern int test_seed;
+
+// saas.audit_enabled: on by default; superusers may switch the audit trigger
+// off for maintenance (the application role cannot: PGC_SUSET).
+extern bool audit_enabled;
+
+} // namespace saas

@@ -1,0 +1,234 @@
+// saas.set_updated_at(): BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger.
+//
+//   saas.set_updated_at([column name [, mode]])
+//     column  timestamptz or timestamp column to maintain (default updated_at)
+//     mode    'changed' (default): an UPDATE that changes no other column keeps
+//             the stored value, so updated_at means "last real change";
+//             'always': every UPDATE sets it.
+//
+// INSERT: a NULL column gets the transaction timestamp (now()); an explicit
+// value is kept (imports keep their history).  UPDATE: the column is set to
+// now(), or, for a no-op UPDATE in 'changed' mode, to its stored value; it is
+// trigger-managed either way.
+//
+// created_at policy: if the table has a created_at column (other than the
+// maintained one), an UPDATE that changes its value raises SQLSTATE 428C9
+// (generated_always), the code PostgreSQL itself raises when an UPDATE writes
+// a system-managed column.  We raise instead of silently keeping the old
+// value: a silently ignored write is a wrong result the client never learns
+// about.  Assigning the stored value (ORMs writing back every field) is fine.
+//
+// Everything here calls PostgreSQL and may longjmp: plain C data only.
+#include "boundary.hpp"
+
+extern "C" {
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+}
+
+namespace {
+
+// Per-trigger state, keyed by trigger OID (two triggers on one table may
+// maintain different columns; each partition's cloned trigger has its own OID
+// and its own tuple descriptor).  Lives for the backend; a relcache
+// invalidation of the table (ALTER TABLE, DROP, CREATE OR REPLACE TRIGGER)
+// clears `valid` so the attribute numbers are looked up again.
+struct TriggerState {
+    Oid tgoid; // hash key
+    bool valid;
+    Oid relid;
+    NameData column; // trigger arguments the state was built from
+    bool always;
+    AttrNumber target_attnum;
+    Oid target_type; // TIMESTAMPTZOID or TIMESTAMPOID
+    AttrNumber created_attnum; // 0: no created_at column to protect
+};
+
+HTAB *state_cache = nullptr;
+
+void invalidate_states(Datum, Oid relid) {
+    // Runs inside invalidation processing: only flip flags, never allocate.
+    if (state_cache == nullptr) return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, state_cache);
+    TriggerState *st;
+    while ((st = static_cast<TriggerState *>(hash_seq_search(&status))) != nullptr)
+        if (relid == InvalidOid || st->relid == relid) st->valid = false;
+}
+
+void init_cache() {
+    // Callback first: if registering fails (too many callbacks) the cache is
+    // never created, so no state can go stale unnoticed.
+    static bool registered = false;
+    if (!registered) {
+        CacheRegisterRelcacheCallback(invalidate_states, PointerGetDatum(nullptr));
+        registered = true;
+    }
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.keysize = sizeof(Oid);
+    ctl.entrysize = sizeof(TriggerState);
+    ctl.hcxt = TopMemoryContext;
+    state_cache = hash_create("saas_schema updated_at trigger states", 64, &ctl,
+                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+[[noreturn]] void protocol_error(const char *what, const char *hint) {
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("saas.set_updated_at: %s", what), errhint("%s", hint)));
+    pg_unreachable();
+}
+
+constexpr const char *kUsageHint =
+    "Use CREATE TRIGGER ... BEFORE INSERT OR UPDATE ON tbl FOR EACH ROW EXECUTE FUNCTION "
+    "saas.set_updated_at(['column' [, 'always']]), or saas.enable_updated_at(tbl).";
+
+// Looks up the columns for st; raises if the table does not fit.
+void resolve(TriggerState *st, Relation rel, const char *column, bool always) {
+    TupleDesc desc = RelationGetDescr(rel);
+    const char *relname = RelationGetRelationName(rel);
+    st->valid = false;
+    st->relid = RelationGetRelid(rel);
+    namestrcpy(&st->column, column);
+    st->always = always;
+
+    int attnum = SPI_fnumber(desc, column); // skips dropped columns
+    if (attnum == SPI_ERROR_NOATTRIBUTE)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("column \"%s\" of relation \"%s\" does not exist", column, relname),
+                        errdetail("Trigger function saas.set_updated_at maintains column \"%s\".", column),
+                        errhint("Add a timestamptz column \"%s\", or name an existing column in the "
+                                "trigger's first argument.",
+                                column)));
+    if (attnum <= 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+                        errmsg("saas.set_updated_at cannot maintain system column \"%s\" of relation \"%s\"",
+                               column, relname)));
+    Oid type = TupleDescAttr(desc, attnum - 1)->atttypid;
+    if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("column \"%s\" of relation \"%s\" is of type %s", column, relname,
+                               format_type_be(type)),
+                        errdetail("saas.set_updated_at needs a column of type timestamp with time zone "
+                                  "or timestamp without time zone.")));
+
+    int created = SPI_fnumber(desc, "created_at");
+    st->created_attnum = (created > 0 && created != attnum) ? AttrNumber(created) : 0;
+    st->target_attnum = AttrNumber(attnum);
+    st->target_type = type;
+    st->valid = true;
+}
+
+// True if any column other than `skip` differs between the two images.
+bool row_changed(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc desc, AttrNumber skip) {
+    slot_getallattrs(old_slot);
+    slot_getallattrs(new_slot);
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (att->attisdropped || i + 1 == skip) continue;
+        bool old_null = old_slot->tts_isnull[i], new_null = new_slot->tts_isnull[i];
+        if (old_null != new_null) return true;
+        if (!old_null && !datum_image_eq(old_slot->tts_values[i], new_slot->tts_values[i], att->attbyval,
+                                         att->attlen))
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+SAAS_FUNCTION(saas_set_updated_at) {
+    if (!CALLED_AS_TRIGGER(fcinfo)) protocol_error("not called by trigger manager", kUsageHint);
+    TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    if (!TRIGGER_FIRED_BEFORE(td->tg_event)) protocol_error("must be fired BEFORE the row change", kUsageHint);
+    if (!TRIGGER_FIRED_FOR_ROW(td->tg_event)) protocol_error("must be fired FOR EACH ROW", kUsageHint);
+    bool is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+    if (!is_update && !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+        protocol_error("must be fired for INSERT or UPDATE only", kUsageHint);
+
+    Trigger *trigger = td->tg_trigger;
+    if (trigger->tgnargs > 2)
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("saas.set_updated_at: trigger \"%s\" has %d arguments, at most 2 are allowed",
+                               trigger->tgname, trigger->tgnargs),
+                        errhint("%s", kUsageHint)));
+    const char *column = trigger->tgnargs >= 1 ? trigger->tgargs[0] : "updated_at";
+    bool always = false;
+    if (trigger->tgnargs == 2) {
+        if (strcmp(trigger->tgargs[1], "always") == 0)
+            always = true;
+        else if (strcmp(trigger->tgargs[1], "changed") != 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("saas.set_updated_at: invalid mode \"%s\" in trigger \"%s\"",
+                                   trigger->tgargs[1], trigger->tgname),
+                            errhint("The second argument is 'changed' (the default) or 'always'.")));
+    }
+
+    if (state_cache == nullptr) init_cache();
+    bool found;
+    auto *st = static_cast<TriggerState *>(hash_search(state_cache, &trigger->tgoid, HASH_ENTER, &found));
+    Relation rel = td->tg_relation;
+    if (!found || !st->valid || st->relid != RelationGetRelid(rel) || st->always != always ||
+        strcmp(NameStr(st->column), column) != 0) {
+        if (!found) st->valid = false; // a failed resolve must not leave garbage behind
+        resolve(st, rel, column, always);
+    }
+
+    TupleDesc desc = RelationGetDescr(rel);
+    HeapTuple tuple = is_update ? td->tg_newtuple : td->tg_trigtuple;
+    AttrNumber attnum = st->target_attnum;
+    Form_pg_attribute target = TupleDescAttr(desc, attnum - 1);
+
+    if (is_update && st->created_attnum != 0) {
+        Form_pg_attribute att = TupleDescAttr(desc, st->created_attnum - 1);
+        bool old_null, new_null;
+        Datum old_value = slot_getattr(td->tg_trigslot, st->created_attnum, &old_null);
+        Datum new_value = slot_getattr(td->tg_newslot, st->created_attnum, &new_null);
+        if (old_null != new_null ||
+            (!old_null && !datum_image_eq(old_value, new_value, att->attbyval, att->attlen)))
+            ereport(ERROR, (errcode(ERRCODE_GENERATED_ALWAYS),
+                            errmsg("column \"created_at\" of relation \"%s\" cannot be changed by UPDATE",
+                                   RelationGetRelationName(rel)),
+                            errdetail("created_at records when the row was inserted; trigger \"%s\" keeps it "
+                                      "unchanged.",
+                                      trigger->tgname),
+                            errhint("Leave created_at out of the UPDATE.")));
+    }
+
+    Datum value;
+    if (!is_update) {
+        bool isnull;
+        slot_getattr(td->tg_trigslot, attnum, &isnull);
+        if (!isnull) return PointerGetDatum(tuple); // explicit value kept
+        value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    } else if (!always && !row_changed(td->tg_trigslot, td->tg_newslot, desc, attnum)) {
+        // No-op UPDATE: keep the stored value (also undoing an explicit write).
+        bool old_null, new_null;
+        Datum old_value = slot_getattr(td->tg_trigslot, attnum, &old_null);
+        Datum new_value = slot_getattr(td->tg_newslot, attnum, &new_null);
+        if (old_null == new_null &&
+            (old_null || datum_image_eq(old_value, new_value, target->attbyval, target->attlen)))
+            return PointerGetDatum(tuple);
+        int col = attnum;
+        return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &col, &old_value, &old_null));
+    } else {
+        value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    }
+    // timestamp without time zone: the session-time-zone local time, exactly
+    // what now()::timestamp gives.
+    if (st->target_type == TIMESTAMPOID) value = DirectFunctionCall1(timestamptz_timestamp, value);
+    if (is_update) {
+        // Never move backwards.  now() is the transaction's start: a
+        // transaction that started later but updated the row first (we waited
+        // for its lock) has already stamped a later time; keep that one.
+        bool old_null;
+        Datum old_value = slot_getattr(td->tg_trigslot, attnum, &old_null);
+        if (!old_null && DatumGetTimestamp(old_value) > DatumGetTimestamp(value)) value = old_value;
+    }
+
+    int col = attnum;
+    bool null_flag = false;
+    return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &col, &value, &null_flag));
+}
