@@ -1,5 +1,6 @@
 // Writes audit rows (see audit_writer.hpp).
 #include "audit_writer.hpp"
+#include "audit_direct_insert.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -17,6 +18,7 @@ namespace {
 constexpr const char *kUserIdSetting = "app.current_user_id";
 constexpr const char *kMetadataSetting = "app.request_metadata";
 constexpr int kColumns = 10;
+static_assert(kColumns == kSuppliedColumns, "the SQL column lists follow kSuppliedColumnNames");
 // Rows per multi-row INSERT in statement mode: large enough to amortise the
 // executor start-up, small enough to bound the arrays' memory.
 constexpr int kBatchRows = 2000;
@@ -96,6 +98,19 @@ void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
+}
+
+// Inserts one row through the direct path (audit_direct_insert.hpp) when it
+// can take it; false means: use SPI.  nulls in SPI's ' '/'n' form.
+bool insert_directly(Datum *values, const char *nulls) {
+    Oid owner = audit_logs_owner_id();
+    DirectInserter *inserter = direct_begin(audit_logs_oid, owner);
+    if (inserter == nullptr) return false;
+    bool isnull[kColumns];
+    for (int c = 0; c < kColumns; c++) isnull[c] = nulls[c] == 'n';
+    bool done = direct_insert(inserter, values, isnull);
+    direct_end(inserter);
+    return done;
 }
 
 // The top-level transaction id with epoch, as txid_current() reports it.
@@ -276,12 +291,18 @@ void write_change(const RelationInfo *info, const SessionContext *session,
         nulls[7] = 'n';
     values[8] = transaction_id();
     values[9] = PointerGetDatum(session->metadata);
+    if (insert_directly(values, nulls)) return;
     execute_as_owner(&row_plan, kRowInsertSql, types, values, nulls);
 }
 
 struct Batch {
     const RelationInfo *info;
     const SessionContext *session;
+    MemoryContext context;       // lives for the statement
+    bool direct_tried;           // direct_begin called
+    DirectInserter *direct;      // rows go here while it takes them
+    bool have_transaction_id;
+    Datum transaction_id;
     MemoryContext rows_context;  // copies of the collected rows; reset per flush
     int count;
     Datum organization_ids[kBatchRows];
@@ -303,6 +324,10 @@ Batch *batch_begin(const RelationInfo *info, const SessionContext *session) {
     batch->rows_context =
         AllocSetContextCreate(CurrentMemoryContext, "saas audit batch", ALLOCSET_DEFAULT_SIZES);
     batch->count = 0;
+    batch->context = CurrentMemoryContext;
+    batch->direct_tried = false;
+    batch->direct = nullptr;
+    batch->have_transaction_id = false;
     return batch;
 }
 
@@ -360,9 +385,46 @@ Datum copy_uuid(Datum value) {
     return UUIDPGetDatum(copy);
 }
 
+// Inserts the row at once through the direct path when it takes it (opened
+// at the first row, so a statement that audits nothing opens nothing).
+bool batch_add_direct(Batch *batch, const RowIdentity &identity, const RowChange &change) {
+    if (!batch->direct_tried) {
+        batch->direct_tried = true;
+        Oid owner = audit_logs_owner_id();
+        MemoryContext old = MemoryContextSwitchTo(batch->context);
+        batch->direct = direct_begin(audit_logs_oid, owner);
+        MemoryContextSwitchTo(old);
+    }
+    if (!direct_usable(batch->direct)) return false;
+    if (!batch->have_transaction_id) {
+        batch->transaction_id = transaction_id();
+        batch->have_transaction_id = true;
+    }
+    const SessionContext *session = batch->session;
+    Datum values[kColumns];
+    bool nulls[kColumns] = {};
+    values[0] = identity.organization_id;
+    values[1] = PointerGetDatum(batch->info->table_name);
+    values[2] = identity.record_id;
+    nulls[2] = identity.record_id_null;
+    values[3] = CStringGetTextDatum(change.action);
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
+    nulls[4] = session->user_id_null;
+    values[5] = PointerGetDatum(change.old_values);
+    nulls[5] = change.old_values == nullptr;
+    values[6] = PointerGetDatum(change.new_values);
+    nulls[6] = change.new_values == nullptr;
+    nulls[7] = change.changed_attnos == nullptr;
+    values[7] = nulls[7] ? (Datum)0 : text_array(batch->info, change);
+    values[8] = batch->transaction_id;
+    values[9] = PointerGetDatum(session->metadata);
+    return direct_insert(batch->direct, values, nulls);
+}
+
 } // namespace
 
 void batch_add(Batch *batch, const RowIdentity &identity, const RowChange &change) {
+    if (batch_add_direct(batch, identity, change)) return;
     if (batch->count == kBatchRows) batch_flush(batch);
     // The row's datums point into the caller's per-row memory and tuple slot:
     // keep copies until the flush.
@@ -383,6 +445,11 @@ void batch_add(Batch *batch, const RowIdentity &identity, const RowChange &chang
 
 void batch_finish(Batch *batch) {
     batch_flush(batch);
+    if (batch->direct != nullptr) {
+        MemoryContext old = MemoryContextSwitchTo(batch->context);
+        direct_end(batch->direct);
+        MemoryContextSwitchTo(old);
+    }
     MemoryContextDelete(batch->rows_context);
 }
 

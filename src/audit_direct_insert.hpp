@@ -1,0 +1,46 @@
+// The direct insert path for audit rows: saas.audit_logs rows are inserted
+// with the executor's building blocks (partition routing, NOT NULL and CHECK
+// constraints, heap insert, index insert with unique checks) instead of an
+// SPI INSERT, which saves the SPI executor start-up per row.
+//
+// An inserter lives for one trigger call (one row in row mode, one statement
+// in statement mode): relations are opened when it starts and closed when it
+// ends, so no relcache reference outlives the call (DDL later in the same
+// transaction, e.g. saas.audit_create_partitions(), sees nothing in use).
+// Expensive, catalog-derived parts (the planned CHECK constraint and column
+// default expressions) are cached across calls, keyed by their stored text,
+// so ALTER TABLE and new partitions are picked up without invalidation logic.
+//
+// Whenever the target is unusual (INSERT triggers, generated or identity
+// columns, an unexpected column layout, foreign partitions, exclusion or
+// deferrable constraints, a PostgreSQL version other than 15) the inserter
+// declines and the caller uses the SPI path, which handles everything.
+#pragma once
+
+#include "pg.hpp"
+
+namespace saas::audit {
+
+// The columns the writer supplies, in this order.  id and created_at (and any
+// column added later) take their defaults.
+constexpr int kSuppliedColumns = 10;
+extern const char *const kSuppliedColumnNames[kSuppliedColumns];
+extern const Oid kSuppliedColumnTypes[kSuppliedColumns];
+
+struct DirectInserter;
+
+// Opens saas.audit_logs (OID audit_logs, owned by owner) for direct inserts.
+// Returns nullptr when the direct path cannot be used: use SPI instead.
+DirectInserter *direct_begin(Oid audit_logs, Oid owner);
+
+// Inserts one row (values in kSuppliedColumnNames order).  Returns false,
+// without inserting, when the row's partition cannot take direct inserts;
+// the inserter then declines every later row too (direct_usable).
+bool direct_insert(DirectInserter *inserter, const Datum *values, const bool *nulls);
+
+bool direct_usable(const DirectInserter *inserter);
+
+// Closes the relations (locks are kept until the end of the transaction).
+void direct_end(DirectInserter *inserter);
+
+} // namespace saas::audit
