@@ -197,6 +197,9 @@ void release(EState *estate, Relation parent, ModifyTableState *mtstate,
 } // namespace
 
 DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
+    // Let the SPI path raise the executor's errors for writes where they
+    // are not allowed.
+    if (XactReadOnly || IsInParallelMode()) return nullptr;
     expr_cache_init();
     Relation parent = table_open(audit_logs, RowExclusiveLock);
     if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||

@@ -1,8 +1,10 @@
 // Writing audit rows into saas.audit_logs.
 //
-// Rows are inserted with cached SPI plans, as the owner of saas.audit_logs
-// (like PostgreSQL's RI triggers switch to the table owner): the application
-// role needs no privilege on the audit log at all, which keeps it append-only.
+// Rows are inserted as the owner of saas.audit_logs (like PostgreSQL's RI
+// triggers switch to the table owner): the application role needs no
+// privilege on the audit log at all, which keeps it append-only.  The direct
+// insert path (audit_direct_insert.hpp) is tried first; cached SPI plans are
+// the fallback for whatever it declines.
 #pragma once
 
 #include "audit_diff.hpp"
