@@ -305,6 +305,18 @@ out=$(c "ALTER EXTENSION saas_schema UPDATE TO '0.2.0'" 2>&1)
 ok $? "ALTER EXTENSION saas_schema UPDATE TO '0.2.0' (downgrade) on the distributed install" || echo "$out" | sed 's/^/#   /'
 is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion || '/' || (to_regprocedure('saas.distribute(integer)') IS NULL) FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
     "0.2.0/true,0.2.0/true,0.2.0/true" "the downgrade ran on every worker: 0.2.0, no saas.distribute"
+# A script that changes tables (0.2.0 -> 0.1.0 drops tickets.number) on
+# distributed tables: what happens.
+out=$(c "ALTER EXTENSION saas_schema UPDATE TO '0.1.0'" 2>&1)
+rc=$?
+echo "# ALTER EXTENSION UPDATE TO '0.1.0' (exit $rc):"
+echo "$out" | sed 's/^/#     /'
+out=$(c "SET citus.enable_unsafe_triggers = on; SET citus.multi_shard_modify_mode = 'sequential'; ALTER EXTENSION saas_schema UPDATE TO '0.1.0'" 2>&1)
+rc=$?
+echo "# the same with citus.enable_unsafe_triggers = on (exit $rc):"
+echo "$out" | sed 's/^/#     /'
+is "$(c "SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'")/$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
+    "0.2.0/0.2.0,0.2.0,0.2.0" "a table-changing update script (0.2.0 -> 0.1.0) on the distributed install fails and rolls back on every node"
 out=$(c "ALTER EXTENSION saas_schema UPDATE TO '0.3.0'" 2>&1)
 ok $? "ALTER EXTENSION saas_schema UPDATE TO '0.3.0' (upgrade) on the distributed install" || echo "$out" | sed 's/^/#   /'
 is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
