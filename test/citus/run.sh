@@ -257,6 +257,18 @@ tenant_checks() { # tenant_checks ORG LABEL
 }
 tenant_checks "$A" "2 workers"
 
+# Changing an audit trigger after distributing: saas.enable_audit() drops
+# and re-creates it, on the shards and on the workers' copies alike.
+out=$(c "BEGIN; SET LOCAL citus.enable_unsafe_triggers = on; SELECT saas.enable_audit('saas.projects', ARRAY['name']); COMMIT" 2>&1)
+ok $? "saas.enable_audit() with excluded columns on a distributed table (citus.enable_unsafe_triggers = on)" || echo "$out" | sed 's/^/#   /'
+c "UPDATE saas.projects SET name = 'renamed', status = 'on_hold' WHERE organization_id = '$A'" >/dev/null
+is "$(c "SELECT changed_columns::text FROM saas.audit_logs WHERE organization_id = '$A' AND table_name = 'saas.projects' AND action = 'UPDATE'")" \
+    "{status,updated_at}" "the shards use the new trigger: name is no longer recorded"
+is "$(shard_triggers w1 projects),$(shard_triggers w2 projects)" "4 on 2 shards,4 on 2 shards" \
+    "each projects shard still has exactly its 2 triggers"
+is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.projects'::regclass AND NOT tgisinternal\$\$)")" \
+    "2,2" "and so do the workers' copies of saas.projects"
+
 # Deleting a tenant (an administrator's job) cascades from the reference
 # table to the colocated shards; the cascaded deletes are audited.
 D=$(c "SELECT id FROM saas.organizations WHERE slug = 'org-8'")
