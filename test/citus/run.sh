@@ -186,6 +186,13 @@ is "$(c "SELECT count(*) FROM saas.organizations o WHERE o.slug = 'org-1'")" "1"
 err=$(c "INSERT INTO saas.organizations (name, slug) VALUES ('Dup', 'org-1')" 2>&1)
 [[ "$err" == *"uq_organizations_slug"* ]]
 ok $? "the global slug uniqueness is still enforced (reference table)" || echo "#   $err"
+# organizations has no updated_at trigger on a distributed install (README):
+# an UPDATE setting updated_at = now() gives every copy the same value.
+c "UPDATE saas.organizations SET name = 'Org 1 renamed', updated_at = now() WHERE slug = 'org-1'" >/dev/null
+is "$(c "SELECT count(DISTINCT result) || ' value on ' || count(*) || ' copies' FROM run_command_on_placements('saas.organizations', \$\$SELECT updated_at FROM %s WHERE slug = 'org-1'\$\$)")" \
+    "1 value on 3 copies" "organizations: updated_at = now() in the UPDATE is the same on every copy of the reference table"
+is "$(c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.organizations'::regclass AND NOT tgisinternal")" "0" \
+    "organizations has no audit or updated_at trigger on the coordinator"
 again=$(c "SELECT * FROM saas.distribute()" 2>&1)
 [ "$again" = "already distributed: nothing to do" ]
 ok $? "a second saas.distribute() is a no-op"
