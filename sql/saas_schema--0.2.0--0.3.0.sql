@@ -121,11 +121,13 @@ $$;
 -- triggers are re-created with citus.enable_metadata_sync off: on the shards
 -- only, not a second time on the workers' copies ("already exists").
 --
--- Triggers on the reference table organizations would fire once per copy
--- (one audit row per node, each in another node's shard; updated_at from
--- each node's own clock), so the audit and updated_at triggers of
--- organizations are not re-created: changes of organizations are not audited
--- on a distributed install (README, "Scaling out with Citus").
+-- Triggers on the reference table organizations would fire once per copy:
+-- the audit trigger's insert would then be a distributed query run from a
+-- shard on every node, which Citus refuses (every UPDATE of an organization
+-- fails), and updated_at would differ between the copies (each node's own
+-- transaction start).  So the audit and updated_at triggers of organizations
+-- are not re-created: changes of organizations are not audited on a
+-- distributed install (README, "Scaling out with Citus").
 CREATE FUNCTION saas.distribute(shard_count integer DEFAULT NULL)
     RETURNS SETOF text
     LANGUAGE plpgsql VOLATILE
