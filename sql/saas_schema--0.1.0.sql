@@ -1282,9 +1282,12 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', tbl, role_name);
     END LOOP;
-    -- Audit logs are append-only for the application: no UPDATE, no DELETE.
+    -- Audit logs: read-only for the application.  The audit trigger writes
+    -- them as the table owner (like foreign-key triggers do), so the
+    -- application needs no INSERT, and without it cannot forge audit rows;
+    -- UPDATE and DELETE are refused to everyone by the guard trigger anyway.
     IF pg_catalog.to_regclass('saas.audit_logs') IS NOT NULL THEN
-        EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON saas.audit_logs TO %I', role_name);
+        EXECUTE pg_catalog.format('GRANT SELECT ON saas.audit_logs TO %I', role_name);
     END IF;
     FOR fn IN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p
@@ -1296,7 +1299,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION saas.grant_app_access(name) IS
-    'Grants an application role (not a superuser, not BYPASSRLS, not the tables'' owner) DML on tenant tables, SELECT/INSERT on audit_logs, and EXECUTE on the helper functions.';
+    'Grants an application role (not a superuser, not BYPASSRLS, not the tables'' owner) DML on tenant tables, SELECT on audit_logs (the audit trigger writes as the owner), and EXECUTE on the helper functions.';
 
 CREATE FUNCTION saas._app_functions() RETURNS name[]
     LANGUAGE sql IMMUTABLE

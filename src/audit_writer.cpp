@@ -1,5 +1,6 @@
 // Writes audit rows (see audit_writer.hpp).
 #include "audit_writer.hpp"
+#include "settings.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -98,33 +99,11 @@ void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum
     SPI_finish();
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Accepts what uuid_in accepts (optional braces, hyphen after any group of
-// four digits) without raising uuid_in's error, which would not say which
-// setting is wrong.
-bool parse_uuid(const char *str, pg_uuid_t *out) {
-    const char *p = str;
-    bool braces = (*p == '{');
-    if (braces) p++;
-    for (int i = 0; i < UUID_LEN; i++) {
-        int hi = hex_digit(p[0]);
-        int lo = hi < 0 ? -1 : hex_digit(p[1]);
-        if (hi < 0 || lo < 0) return false;
-        out->data[i] = static_cast<unsigned char>(hi << 4 | lo);
-        p += 2;
-        if (*p == '-' && (i % 2) == 1 && i < UUID_LEN - 1) p++;
-    }
-    if (braces) {
-        if (*p != '}') return false;
-        p++;
-    }
-    return *p == '\0';
+// The top-level transaction id with epoch, as txid_current() reports it.
+// Read only when a row is written, so a statement that audits nothing does
+// not assign a transaction id.
+Datum transaction_id() {
+    return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
 // Last parsed settings, so a session that keeps the same values pays one
@@ -197,7 +176,7 @@ void read_session_context(SessionContext *session) {
     } else {
         if (cached_user_setting == nullptr || strcmp(cached_user_setting, user) != 0) {
             pg_uuid_t parsed;
-            if (!parse_uuid(user, &parsed))
+            if (!saas::parse_uuid_text(user, &parsed))
                 ereport(ERROR,
                         (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
                          errmsg("setting \"%s\" is not a valid UUID: \"%s\"", kUserIdSetting, user),
@@ -228,8 +207,6 @@ void read_session_context(SessionContext *session) {
         cached_metadata_setting = setting_copy;
     }
     session->metadata = cached_metadata;
-    session->transaction_id =
-        static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
 }
 
 RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {
@@ -269,7 +246,7 @@ void write_change(const RelationInfo *info, const SessionContext *session,
         values[7] = text_array(info, change);
     else
         nulls[7] = 'n';
-    values[8] = Int64GetDatum(session->transaction_id);
+    values[8] = transaction_id();
     values[9] = PointerGetDatum(session->metadata);
     execute_as_owner(&row_plan, kRowInsertSql, types, values, nulls);
 }
@@ -334,7 +311,7 @@ void batch_flush(Batch *batch) {
                            TYPALIGN_INT);
     values[7] = make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false,
                            TYPALIGN_INT);
-    values[8] = Int64GetDatum(batch->session->transaction_id);
+    values[8] = transaction_id();
     values[9] = PointerGetDatum(batch->session->metadata);
     execute_as_owner(&batch_plan, kBatchInsertSql, types, values, nulls);
     MemoryContextSwitchTo(old);

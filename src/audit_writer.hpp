@@ -18,11 +18,10 @@ struct SessionContext {
     bool user_id_null;
     pg_uuid_t user_id;     // from app.current_user_id
     Jsonb *metadata;       // from app.request_metadata, '{}' when unset
-    int64 transaction_id;  // top-level transaction id, as txid_current()
 };
 
 // Reads app.current_user_id / app.request_metadata (validated, with clear
-// errors naming the setting) and assigns the transaction id.
+// errors naming the setting).
 void read_session_context(SessionContext *session);
 
 // The row's identity in audit_logs: tenant and record id.

@@ -26,8 +26,12 @@ SELECT line FROM (
                   pg_get_partkeydef(c.oid))
     FROM pg_class c WHERE c.oid IN (SELECT oid FROM rels)
     UNION ALL
-    SELECT format('column %s.%s %s notnull=%s default=%s acl=%s comment=%s',
-                  c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+    SELECT format('column %s.%s #%s %s notnull=%s default=%s acl=%s comment=%s',
+                  c.relname, a.attname,
+                  -- position among live columns (a dropped column leaves a gap in attnum)
+                  (SELECT count(*) FROM pg_attribute b WHERE b.attrelid = c.oid AND b.attnum > 0
+                     AND NOT b.attisdropped AND b.attnum <= a.attnum),
+                  format_type(a.atttypid, a.atttypmod), a.attnotnull,
                   pg_get_expr(d.adbin, d.adrelid), a.attacl, md5(coalesce(col_description(c.oid, a.attnum), '')))
     FROM rels c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum

@@ -251,6 +251,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON app.items TO audit_test_app;
 SET ROLE audit_test_app;
 INSERT INTO app.items (organization_id, id, title) VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-000000000021', 'by app');
 SELECT pg_temp.err($$SELECT count(*) FROM saas.audit_logs$$);
+-- Nor can it switch the auditing of a table it does not own off.
+SELECT pg_temp.err($$SELECT saas.disable_audit('app.items')$$);
+SELECT pg_temp.err($$SELECT saas.enable_audit('app.items', ARRAY['title'])$$);
 RESET ROLE;
 GRANT SELECT, DELETE ON saas.audit_logs TO audit_test_app;
 SET ROLE audit_test_app;

@@ -77,6 +77,12 @@ SELECT action, old_values, new_values, changed_columns FROM saas.audit_logs
  WHERE table_name = 'st.by_statement' AND record_id = '00000000-0000-0000-0000-000000001331' AND action <> 'INSERT'
  ORDER BY created_at, id;
 
+-- A statement that changes no row writes nothing and assigns no transaction id.
+BEGIN;
+DELETE FROM st.by_statement WHERE false;
+SELECT txid_current_if_assigned() IS NULL AS no_transaction_id;
+COMMIT;
+
 -- A rolled-back statement leaves nothing.
 SELECT count(*) AS rows_before FROM saas.audit_logs \gset
 BEGIN;

@@ -36,7 +36,7 @@ SELECT saas.grant_app_access('regress_saas_bypass');  -- BYPASSRLS
 SELECT saas.grant_app_access('regress_saas_app');
 SELECT saas.grant_app_access('regress_saas_app');     -- idempotent
 -- Exactly what the app needs: DML on tenant tables, SELECT/UPDATE on its
--- organization, SELECT/INSERT only on audit logs.
+-- organization, SELECT only on audit logs (the trigger writes them as owner).
 SELECT c.relname,
        string_agg(p.privilege_type, ',' ORDER BY p.privilege_type) AS privileges
 FROM pg_class c
@@ -285,6 +285,27 @@ BEGIN
 END $$;
 SELECT (SELECT count(DISTINCT org) FROM public.regress_expected) AS tenants_checked, count(*) AS mismatches FROM mismatches;
 ROLLBACK;
+
+-- 7b. Audit rows: each tenant sees only its own; nobody can forge, change or
+-- remove them.
+BEGIN;
+SELECT saas.set_tenant(:'A') IS NOT NULL AS a;
+UPDATE saas.tasks SET priority = 5 WHERE title = 'T1';
+SELECT count(*) > 0 AS sees_own_audit_rows,
+       count(*) FILTER (WHERE organization_id <> :'A') AS foreign_audit_rows
+FROM saas.audit_logs;
+INSERT INTO saas.audit_logs (organization_id, table_name, action, transaction_id, new_values)
+VALUES (:'A', 'saas.tasks', 'INSERT', 1, '{}');
+UPDATE saas.audit_logs SET action = 'DELETE';
+DELETE FROM saas.audit_logs;
+TRUNCATE saas.audit_logs;
+COMMIT;
+BEGIN;
+SELECT saas.set_tenant(:'B') IS NOT NULL AS b;
+SELECT count(*) FILTER (WHERE organization_id <> :'B') AS foreign_audit_rows,
+       count(*) FILTER (WHERE table_name = 'saas.tasks' AND changed_columns @> '{priority}') AS b_sees_a_update
+FROM saas.audit_logs;
+COMMIT;
 
 -- 8. The app cannot switch RLS off, drop policies, or use admin helpers.
 ALTER TABLE saas.tasks DISABLE ROW LEVEL SECURITY;
