@@ -48,15 +48,43 @@ INSERT INTO saas.tasks (organization_id, project_id, title)
 SELECT :'globex', id, 'sneaky' FROM saas.projects WHERE organization_id = :'acme';
 \set ON_ERROR_STOP on
 
-SELECT to_regclass('saas.audit_logs') IS NOT NULL AS has_audit \gset
-\if :has_audit
-\echo '== An audited change: only the changed columns are recorded'
+\echo '== The application connects as its own role; each transaction names its tenant'
+\set QUIET on
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS demo_app;
+RESET client_min_messages;
+CREATE ROLE demo_app;
+SELECT saas.grant_app_access('demo_app') \g /dev/null
+\set QUIET off
+SET ROLE demo_app;
 BEGIN;
-SET LOCAL app.current_user_id = :'wile';
-SET LOCAL app.request_metadata = '{"ip": "203.0.113.7", "request_id": "demo-1"}';
+SELECT saas.set_tenant(:'acme') AS tenant, saas.set_actor(:'wile', '{"ip": "203.0.113.7", "request_id": "demo-1"}') AS actor;
+-- No WHERE organization_id = ... anywhere: row-level security scopes every statement.
+SELECT title, priority FROM saas.tasks ORDER BY priority;
 UPDATE saas.tasks SET priority = 2, custom_fields = custom_fields || '{"rush": true}'
-WHERE title = 'Order rocket skates' AND organization_id = :'acme';
+WHERE title = 'Order rocket skates';
 COMMIT;
-SELECT table_name, action, changed_columns, old_values, new_values, metadata
-FROM saas.audit_logs WHERE action = 'UPDATE' ORDER BY id DESC LIMIT 1 \gx
-\endif
+\echo '== Without a tenant, the application sees nothing (fails closed)'
+SELECT count(*) AS visible_tasks FROM saas.tasks;
+RESET ROLE;
+
+\echo '== The audited change: only the changed columns, who, and the request metadata'
+SELECT a.table_name, a.action, a.changed_columns, a.old_values, a.new_values, u.email AS actor, a.metadata
+FROM saas.audit_logs a LEFT JOIN saas.users u ON u.id = a.user_id
+WHERE a.action = 'UPDATE' ORDER BY a.id DESC LIMIT 1 \gx
+
+\echo '== Soft delete cascades to the project''s tasks; restore reverses exactly that'
+BEGIN;
+SELECT saas.set_tenant(:'globex') IS NOT NULL AS tenant;
+SELECT saas.soft_delete('saas.projects', (SELECT id FROM saas.projects WHERE organization_id = :'globex')) AS rows_soft_deleted;
+SELECT count(*) AS active_globex_tasks FROM saas.active_tasks WHERE organization_id = :'globex';
+SELECT saas.restore('saas.projects', (SELECT id FROM saas.projects WHERE organization_id = :'globex')) AS rows_restored;
+COMMIT;
+
+\echo '== History of one task, and the schema lint (clean)'
+SELECT action, changed_columns FROM saas.record_history('saas.tasks',
+    (SELECT id FROM saas.tasks WHERE organization_id = :'acme' AND title = 'Order rocket skates'));
+SELECT count(*) AS lint_findings FROM saas.lint('saas');
+\set QUIET on
+DROP OWNED BY demo_app;
+DROP ROLE demo_app;

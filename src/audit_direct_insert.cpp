@@ -32,11 +32,11 @@ extern "C" {
 namespace saas::audit {
 
 const char *const kSuppliedColumnNames[kSuppliedColumns] = {
-    "organization_id", "table_name",      "record_id",      "action",  "user_id",
-    "old_values",      "new_values",      "changed_columns", "transaction_id", "metadata"};
-const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID,  TEXTOID,  UUIDOID,      TEXTOID,
-                                                    UUIDOID,  JSONBOID, JSONBOID,     TEXTARRAYOID,
-                                                    INT8OID,  JSONBOID};
+    "organization_id", "table_name", "record_id",       "action",         "user_id",
+    "old_values",      "new_values", "changed_columns", "transaction_id", "metadata"};
+const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID, TEXTOID,  UUIDOID,  TEXTOID,
+                                                    UUIDOID, JSONBOID, JSONBOID, TEXTARRAYOID,
+                                                    INT8OID, JSONBOID};
 
 #if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000
 
@@ -59,7 +59,9 @@ CachedExpr cached_exprs[kMaxCachedExprs];
 int cached_expr_count = 0;
 bool expr_cache_stale = false;
 
-void mark_expr_cache_stale(Datum, int, uint32) { expr_cache_stale = true; }
+void mark_expr_cache_stale(Datum, int, uint32) {
+    expr_cache_stale = true;
+}
 
 void expr_cache_init() {
     if (expr_cache_context != nullptr) return;
@@ -113,11 +115,11 @@ struct DirectInserter {
     ResultRelInfo *root;
     ModifyTableState *mtstate;
     PartitionTupleRouting *proute;
-    TupleTableSlot *slot;         // a row of the parent, virtual
+    TupleTableSlot *slot; // a row of the parent, virtual
     int natts;
-    int *source;                  // per parent column: index of the supplied value, or -1
-    ExprState **defaults;         // per parent column not supplied: its default, or nullptr
-    int accepted_count;           // partitions checked and prepared in this call
+    int *source;          // per parent column: index of the supplied value, or -1
+    ExprState **defaults; // per parent column not supplied: its default, or nullptr
+    int accepted_count;   // partitions checked and prepared in this call
     ResultRelInfo *accepted[kMaxAcceptedPartitions];
 };
 
@@ -176,7 +178,8 @@ bool accept_partition(DirectInserter *ins, ResultRelInfo *part) {
     if (constr != nullptr && constr->num_check > 0) {
         if (constr->num_check != rel->rd_rel->relchecks) return false;
         MemoryContext old = MemoryContextSwitchTo(ins->estate->es_query_cxt);
-        ExprState **exprs = static_cast<ExprState **>(palloc(sizeof(ExprState *) * constr->num_check));
+        ExprState **exprs =
+            static_cast<ExprState **>(palloc(sizeof(ExprState *) * constr->num_check));
         for (int i = 0; i < constr->num_check; i++)
             exprs[i] = ExecInitExpr(planned_expr(constr->check[i].ccbin), nullptr);
         part->ri_ConstraintExprs = exprs;
@@ -237,7 +240,9 @@ DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     return ins;
 }
 
-bool direct_usable(const DirectInserter *ins) { return ins != nullptr && ins->usable; }
+bool direct_usable(const DirectInserter *ins) {
+    return ins != nullptr && ins->usable;
+}
 
 bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) {
     if (!direct_usable(ins)) return false;
@@ -250,8 +255,8 @@ bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) 
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(ins->owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
-                                           SECURITY_NOFORCE_RLS);
+    SetUserIdAndSecContext(ins->owner,
+                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 
     TupleTableSlot *slot = ins->slot;
     ExecClearTuple(slot);
@@ -300,9 +305,15 @@ struct DirectInserter {
     int unused;
 };
 
-DirectInserter *direct_begin(Oid, Oid) { return nullptr; }
-bool direct_usable(const DirectInserter *) { return false; }
-bool direct_insert(DirectInserter *, const Datum *, const bool *) { return false; }
+DirectInserter *direct_begin(Oid, Oid) {
+    return nullptr;
+}
+bool direct_usable(const DirectInserter *) {
+    return false;
+}
+bool direct_insert(DirectInserter *, const Datum *, const bool *) {
+    return false;
+}
 void direct_end(DirectInserter *) {}
 
 #endif

@@ -1,6 +1,7 @@
 // Writes audit rows (see audit_writer.hpp).
 #include "audit_writer.hpp"
 #include "audit_direct_insert.hpp"
+#include "settings.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -120,35 +121,6 @@ Datum transaction_id() {
     return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Accepts what uuid_in accepts (optional braces, hyphen after any group of
-// four digits) without raising uuid_in's error, which would not say which
-// setting is wrong.
-bool parse_uuid(const char *str, pg_uuid_t *out) {
-    const char *p = str;
-    bool braces = (*p == '{');
-    if (braces) p++;
-    for (int i = 0; i < UUID_LEN; i++) {
-        int hi = hex_digit(p[0]);
-        int lo = hi < 0 ? -1 : hex_digit(p[1]);
-        if (hi < 0 || lo < 0) return false;
-        out->data[i] = static_cast<unsigned char>(hi << 4 | lo);
-        p += 2;
-        if (*p == '-' && (i % 2) == 1 && i < UUID_LEN - 1) p++;
-    }
-    if (braces) {
-        if (*p != '}') return false;
-        p++;
-    }
-    return *p == '\0';
-}
-
 // Last parsed settings, so a session that keeps the same values pays one
 // strcmp per row.  Stored in TopMemoryContext.
 char *cached_user_setting = nullptr;
@@ -219,7 +191,7 @@ void read_session_context(SessionContext *session) {
     } else {
         if (cached_user_setting == nullptr || strcmp(cached_user_setting, user) != 0) {
             pg_uuid_t parsed;
-            if (!parse_uuid(user, &parsed))
+            if (!saas::parse_uuid_text(user, &parsed))
                 ereport(ERROR,
                         (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
                          errmsg("setting \"%s\" is not a valid UUID: \"%s\"", kUserIdSetting, user),

@@ -42,7 +42,7 @@ struct TriggerState {
     NameData column; // trigger arguments the state was built from
     bool always;
     AttrNumber target_attnum;
-    Oid target_type; // TIMESTAMPTZOID or TIMESTAMPOID
+    Oid target_type;           // TIMESTAMPTZOID or TIMESTAMPOID
     AttrNumber created_attnum; // 0: no created_at column to protect
 };
 
@@ -96,23 +96,27 @@ void resolve(TriggerState *st, Relation rel, const char *column, bool always) {
 
     int attnum = SPI_fnumber(desc, column); // skips dropped columns
     if (attnum == SPI_ERROR_NOATTRIBUTE)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("column \"%s\" of relation \"%s\" does not exist", column, relname),
-                        errdetail("Trigger function saas.set_updated_at maintains column \"%s\".", column),
-                        errhint("Add a timestamptz column \"%s\", or name an existing column in the "
-                                "trigger's first argument.",
-                                column)));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_COLUMN),
+                 errmsg("column \"%s\" of relation \"%s\" does not exist", column, relname),
+                 errdetail("Trigger function saas.set_updated_at maintains column \"%s\".", column),
+                 errhint("Add a timestamptz column \"%s\", or name an existing column in the "
+                         "trigger's first argument.",
+                         column)));
     if (attnum <= 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-                        errmsg("saas.set_updated_at cannot maintain system column \"%s\" of relation \"%s\"",
-                               column, relname)));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+             errmsg("saas.set_updated_at cannot maintain system column \"%s\" of relation \"%s\"",
+                    column, relname)));
     Oid type = TupleDescAttr(desc, attnum - 1)->atttypid;
     if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("column \"%s\" of relation \"%s\" is of type %s", column, relname,
-                               format_type_be(type)),
-                        errdetail("saas.set_updated_at needs a column of type timestamp with time zone "
-                                  "or timestamp without time zone.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATATYPE_MISMATCH),
+                 errmsg("column \"%s\" of relation \"%s\" is of type %s", column, relname,
+                        format_type_be(type)),
+                 errdetail("saas.set_updated_at needs a column of type timestamp with time zone "
+                           "or timestamp without time zone.")));
 
     int created = SPI_fnumber(desc, "created_at");
     st->created_attnum = (created > 0 && created != attnum) ? AttrNumber(created) : 0;
@@ -122,7 +126,8 @@ void resolve(TriggerState *st, Relation rel, const char *column, bool always) {
 }
 
 // True if any column other than `skip` differs between the two images.
-bool row_changed(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc desc, AttrNumber skip) {
+bool row_changed(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc desc,
+                 AttrNumber skip) {
     slot_getallattrs(old_slot);
     slot_getallattrs(new_slot);
     for (int i = 0; i < desc->natts; i++) {
@@ -130,8 +135,8 @@ bool row_changed(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc d
         if (att->attisdropped || i + 1 == skip) continue;
         bool old_null = old_slot->tts_isnull[i], new_null = new_slot->tts_isnull[i];
         if (old_null != new_null) return true;
-        if (!old_null && !datum_image_eq(old_slot->tts_values[i], new_slot->tts_values[i], att->attbyval,
-                                         att->attlen))
+        if (!old_null && !datum_image_eq(old_slot->tts_values[i], new_slot->tts_values[i],
+                                         att->attbyval, att->attlen))
             return true;
     }
     return false;
@@ -142,33 +147,39 @@ bool row_changed(TupleTableSlot *old_slot, TupleTableSlot *new_slot, TupleDesc d
 SAAS_FUNCTION(saas_set_updated_at) {
     if (!CALLED_AS_TRIGGER(fcinfo)) protocol_error("not called by trigger manager", kUsageHint);
     TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
-    if (!TRIGGER_FIRED_BEFORE(td->tg_event)) protocol_error("must be fired BEFORE the row change", kUsageHint);
-    if (!TRIGGER_FIRED_FOR_ROW(td->tg_event)) protocol_error("must be fired FOR EACH ROW", kUsageHint);
+    if (!TRIGGER_FIRED_BEFORE(td->tg_event))
+        protocol_error("must be fired BEFORE the row change", kUsageHint);
+    if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+        protocol_error("must be fired FOR EACH ROW", kUsageHint);
     bool is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
     if (!is_update && !TRIGGER_FIRED_BY_INSERT(td->tg_event))
         protocol_error("must be fired for INSERT or UPDATE only", kUsageHint);
 
     Trigger *trigger = td->tg_trigger;
     if (trigger->tgnargs > 2)
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("saas.set_updated_at: trigger \"%s\" has %d arguments, at most 2 are allowed",
-                               trigger->tgname, trigger->tgnargs),
-                        errhint("%s", kUsageHint)));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+             errmsg("saas.set_updated_at: trigger \"%s\" has %d arguments, at most 2 are allowed",
+                    trigger->tgname, trigger->tgnargs),
+             errhint("%s", kUsageHint)));
     const char *column = trigger->tgnargs >= 1 ? trigger->tgargs[0] : "updated_at";
     bool always = false;
     if (trigger->tgnargs == 2) {
         if (strcmp(trigger->tgargs[1], "always") == 0)
             always = true;
         else if (strcmp(trigger->tgargs[1], "changed") != 0)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("saas.set_updated_at: invalid mode \"%s\" in trigger \"%s\"",
-                                   trigger->tgargs[1], trigger->tgname),
-                            errhint("The second argument is 'changed' (the default) or 'always'.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("saas.set_updated_at: invalid mode \"%s\" in trigger \"%s\"",
+                            trigger->tgargs[1], trigger->tgname),
+                     errhint("The second argument is 'changed' (the default) or 'always'.")));
     }
 
     if (state_cache == nullptr) init_cache();
     bool found;
-    auto *st = static_cast<TriggerState *>(hash_search(state_cache, &trigger->tgoid, HASH_ENTER, &found));
+    auto *st =
+        static_cast<TriggerState *>(hash_search(state_cache, &trigger->tgoid, HASH_ENTER, &found));
     Relation rel = td->tg_relation;
     if (!found || !st->valid || st->relid != RelationGetRelid(rel) || st->always != always ||
         strcmp(NameStr(st->column), column) != 0) {
@@ -188,13 +199,15 @@ SAAS_FUNCTION(saas_set_updated_at) {
         Datum new_value = slot_getattr(td->tg_newslot, st->created_attnum, &new_null);
         if (old_null != new_null ||
             (!old_null && !datum_image_eq(old_value, new_value, att->attbyval, att->attlen)))
-            ereport(ERROR, (errcode(ERRCODE_GENERATED_ALWAYS),
-                            errmsg("column \"created_at\" of relation \"%s\" cannot be changed by UPDATE",
-                                   RelationGetRelationName(rel)),
-                            errdetail("created_at records when the row was inserted; trigger \"%s\" keeps it "
-                                      "unchanged.",
-                                      trigger->tgname),
-                            errhint("Leave created_at out of the UPDATE.")));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_GENERATED_ALWAYS),
+                 errmsg("column \"created_at\" of relation \"%s\" cannot be changed by UPDATE",
+                        RelationGetRelationName(rel)),
+                 errdetail("created_at records when the row was inserted; trigger \"%s\" keeps it "
+                           "unchanged.",
+                           trigger->tgname),
+                 errhint("Leave created_at out of the UPDATE.")));
     }
 
     Datum value;
@@ -212,7 +225,8 @@ SAAS_FUNCTION(saas_set_updated_at) {
             (old_null || datum_image_eq(old_value, new_value, target->attbyval, target->attlen)))
             return PointerGetDatum(tuple);
         int col = attnum;
-        return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &col, &old_value, &old_null));
+        return PointerGetDatum(
+            heap_modify_tuple_by_cols(tuple, desc, 1, &col, &old_value, &old_null));
     } else {
         value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
     }

@@ -39,6 +39,13 @@ echo "$depends" | grep -q "postgresql-15"
 ok $? "depends on postgresql-15"
 ! echo "$depends" | grep -Eq "fmt|-dev|g\+\+|gcc \(|make|cmake"
 ok $? "depends on no build tool and no libfmt (fmt is header-only)"
+# Installable here, on a machine with PostgreSQL 15: dpkg resolves the
+# dependencies against the installed system without changing it.
+if [ "$(id -u)" -eq 0 ]; then
+    dpkg --dry-run -i "$debfile" >"$work/dryrun.log" 2>&1
+    ok $? "dpkg --dry-run -i: the package's dependencies are satisfied by an installed PostgreSQL 15" ||
+        sed 's/^/#   /' "$work/dryrun.log"
+fi
 dpkg-deb -x "$debfile" "$work/root"
 so="$work/root/usr/lib/postgresql/15/lib/saas_schema.so"
 [ -f "$so" ] && [ -f "$work/root/usr/share/postgresql/15/extension/saas_schema.control" ] &&

@@ -1,0 +1,64 @@
+-- saas_schema 0.3.0 -> 0.2.0 (downgrade): removes saas.distribute() and puts
+-- back the 0.2.0 saas.audit_create_partitions() (not Citus-aware).  On an
+-- install that is already distributed the tables stay distributed (that is
+-- Citus metadata, not part of the extension); see README "Scaling out with
+-- Citus".
+
+\echo Use "ALTER EXTENSION saas_schema UPDATE TO '0.2.0'" to load this file. \quit
+
+DROP FUNCTION saas.distribute(integer);
+
+CREATE OR REPLACE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
+    RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, saas, pg_temp
+AS $$
+DECLARE
+    this_month timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
+    month_start timestamp;
+    lower_bound timestamptz;
+    upper_bound timestamptz;
+    part text;
+    columns constant text := 'id, organization_id, table_name, record_id, action, user_id, old_values, '
+                             'new_values, changed_columns, transaction_id, created_at, metadata';
+BEGIN
+    IF months_ahead IS NULL OR months_ahead NOT BETWEEN 0 AND 120
+       OR months_back IS NULL OR months_back NOT BETWEEN 0 AND 1200 THEN
+        RAISE EXCEPTION 'invalid partition range: months_ahead % and months_back %',
+                        COALESCE(months_ahead::text, 'NULL'), COALESCE(months_back::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'months_ahead must be between 0 and 120, months_back between 0 and 1200.';
+    END IF;
+    -- No audit row may land in the default partition while rows move out of it.
+    LOCK TABLE saas.audit_logs_default IN ACCESS EXCLUSIVE MODE;
+    FOR i IN -months_back .. months_ahead LOOP
+        month_start := this_month OPERATOR(pg_catalog.+) pg_catalog.make_interval(months => i);
+        part := 'audit_logs_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(month_start, 'YYYYMM');
+        CONTINUE WHEN EXISTS (SELECT FROM pg_catalog.pg_class c
+                               WHERE c.relnamespace = 'saas'::pg_catalog.regnamespace AND c.relname = part);
+        lower_bound := month_start AT TIME ZONE 'UTC';
+        upper_bound := (month_start OPERATOR(pg_catalog.+) interval '1 month') AT TIME ZONE 'UTC';
+        EXECUTE pg_catalog.format('CREATE TABLE saas.%I (LIKE saas.audit_logs INCLUDING DEFAULTS '
+                                  'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)', part);
+        PERFORM pg_catalog.set_config('saas_audit.partition_maintenance', 'on', true);
+        EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM saas.audit_logs_default '
+                                  'WHERE created_at >= $1 AND created_at < $2 RETURNING %s) '
+                                  'INSERT INTO saas.%I (%s) SELECT %s FROM moved',
+                                  columns, part, columns, columns)
+            USING lower_bound, upper_bound;
+        PERFORM pg_catalog.set_config('saas_audit.partition_maintenance', 'off', true);
+        -- Same key and indexes as the default partition (see above).
+        EXECUTE pg_catalog.format('ALTER TABLE saas.%I ADD CONSTRAINT %I PRIMARY KEY (organization_id, created_at, id)',
+                                  part, 'pk_' OPERATOR(pg_catalog.||) part);
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (record_id, table_name, id)',
+                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_record', part);
+        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (organization_id, user_id, created_at DESC)',
+                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_user', part);
+        EXECUTE pg_catalog.format('ALTER TABLE saas.audit_logs ATTACH PARTITION saas.%I '
+                                  'FOR VALUES FROM (%L) TO (%L)', part, lower_bound, upper_bound);
+        EXECUTE pg_catalog.format('CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.%I '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_logs_guard()', part);
+        RETURN NEXT part;
+    END LOOP;
+END;
+$$;
