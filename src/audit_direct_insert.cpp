@@ -203,6 +203,12 @@ DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     // Let the SPI path raise the executor's errors for writes where they
     // are not allowed.
     if (XactReadOnly || IsInParallelMode()) return nullptr;
+    // With Citus (saas.distribute()), audit_logs may be a distributed table
+    // whose rows live in shards on other nodes: only an INSERT through the
+    // planner (SPI) reaches them.  A heap insert here would write into the
+    // coordinator's local shell table.  Citus is always preloaded.
+    const char *preload = GetConfigOption("shared_preload_libraries", true, false);
+    if (preload != nullptr && strstr(preload, "citus") != nullptr) return nullptr;
     expr_cache_init();
     Relation parent = table_open(audit_logs, RowExclusiveLock);
     if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||

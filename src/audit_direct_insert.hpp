@@ -13,7 +13,8 @@
 //
 // Whenever the target is unusual (INSERT triggers, generated or identity
 // columns, an unexpected column layout, foreign partitions, exclusion or
-// deferrable constraints, a PostgreSQL version other than 15) the inserter
+// deferrable constraints, Citus loaded, a read-only transaction, a
+// PostgreSQL version other than 15) the inserter
 // declines and the caller uses the SPI path, which handles everything.
 #pragma once
 
