@@ -19,7 +19,7 @@ namespace saas::audit {
 namespace {
 
 struct CacheEntry {
-    Oid trigger_oid;  // hash key
+    Oid trigger_oid; // hash key
     RelationInfo *info;
 };
 
@@ -46,29 +46,37 @@ void ensure_cache() {
     ctl.keysize = sizeof(Oid);
     ctl.entrysize = sizeof(CacheEntry);
     ctl.hcxt = CacheMemoryContext;
-    relation_cache = hash_create("saas audit relation cache", 64, &ctl,
-                                 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    relation_cache =
+        hash_create("saas audit relation cache", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     CacheRegisterRelcacheCallback(invalidate_relation, (Datum)0);
 }
 
 ValueKind value_kind_for(Oid type_id) {
     switch (type_id) {
-    case BOOLOID: return ValueKind::Bool;
+    case BOOLOID:
+        return ValueKind::Bool;
     case INT2OID:
     case INT4OID:
-    case INT8OID: return ValueKind::Integer;
+    case INT8OID:
+        return ValueKind::Integer;
 #if PG_VERSION_NUM >= 140000
     // numeric_is_inf() is exported from 14 on; 13 takes the generic path.
-    case NUMERICOID: return ValueKind::Numeric;
+    case NUMERICOID:
+        return ValueKind::Numeric;
 #endif
     case TEXTOID:
-    case VARCHAROID: return ValueKind::Text;
-    case UUIDOID: return ValueKind::Uuid;
-    case JSONBOID: return ValueKind::Jsonb;
+    case VARCHAROID:
+        return ValueKind::Text;
+    case UUIDOID:
+        return ValueKind::Uuid;
+    case JSONBOID:
+        return ValueKind::Jsonb;
     case DATEOID:
     case TIMESTAMPOID:
-    case TIMESTAMPTZOID: return ValueKind::DateTime;
-    default: return ValueKind::Generic;
+    case TIMESTAMPTZOID:
+        return ValueKind::DateTime;
+    default:
+        return ValueKind::Generic;
     }
 }
 
@@ -163,8 +171,8 @@ void describe_relation(RelationInfo *info, TriggerData *trigdata) {
 }
 
 RelationInfo *build_relation_info(TriggerData *trigdata) {
-    MemoryContext context = AllocSetContextCreate(CacheMemoryContext, "saas audit relation",
-                                                  ALLOCSET_SMALL_SIZES);
+    MemoryContext context =
+        AllocSetContextCreate(CacheMemoryContext, "saas audit relation", ALLOCSET_SMALL_SIZES);
     MemoryContext old = MemoryContextSwitchTo(context);
     RelationInfo *info = static_cast<RelationInfo *>(palloc0(sizeof(RelationInfo)));
     info->context = context;
@@ -191,7 +199,8 @@ RelationInfo *lookup_relation_info(TriggerData *trigdata) {
         static_cast<CacheEntry *>(hash_search(relation_cache, &trigger_oid, HASH_ENTER, &found));
     if (!found) entry->info = nullptr;
     RelationInfo *info = entry->info;
-    if (info != nullptr && info->valid && info->relation_oid == RelationGetRelid(trigdata->tg_relation))
+    if (info != nullptr && info->valid &&
+        info->relation_oid == RelationGetRelid(trigdata->tg_relation))
         return info;
     if (info != nullptr) {
         // A caller up the stack may still hold the stale description: free

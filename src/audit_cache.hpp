@@ -13,14 +13,14 @@ namespace saas::audit {
 // How a column value is turned into JSONB.  Fast kinds produce exactly what
 // to_jsonb() produces for that type; everything else calls to_jsonb itself.
 enum class ValueKind : uint8_t {
-    Generic,  // call to_jsonb through column.to_jsonb_fn
-    Bool,     // JSON true/false
-    Integer,  // int2/int4/int8: JSON number
-    Numeric,  // numeric: JSON number, NaN/Infinity as strings (as to_jsonb)
-    Text,     // text/varchar: JSON string of the raw text
-    Uuid,     // JSON string of uuid_out
-    Jsonb,    // embedded as is
-    DateTime  // date/timestamp/timestamptz: JsonEncodeDateTime, as to_jsonb
+    Generic, // call to_jsonb through column.to_jsonb_fn
+    Bool,    // JSON true/false
+    Integer, // int2/int4/int8: JSON number
+    Numeric, // numeric: JSON number, NaN/Infinity as strings (as to_jsonb)
+    Text,    // text/varchar: JSON string of the raw text
+    Uuid,    // JSON string of uuid_out
+    Jsonb,   // embedded as is
+    DateTime // date/timestamp/timestamptz: JsonEncodeDateTime, as to_jsonb
 };
 
 struct Column {
@@ -29,23 +29,23 @@ struct Column {
     int16 type_len;
     bool type_by_val;
     bool dropped;
-    bool excluded;    // never recorded (e.g. password_hash)
-    bool updated_at;  // a change to this column alone is not a change
+    bool excluded;   // never recorded (e.g. password_hash)
+    bool updated_at; // a change to this column alone is not a change
     ValueKind kind;
-    FmgrInfo to_jsonb_fn;  // valid for ValueKind::Generic
+    FmgrInfo to_jsonb_fn; // valid for ValueKind::Generic
 };
 
 struct RelationInfo {
-    MemoryContext context;  // owns this struct and everything it points to
+    MemoryContext context; // owns this struct and everything it points to
     Oid trigger_oid;
     Oid relation_oid;
-    bool valid;             // cleared by the relcache callback
-    text *table_name;       // logical "schema.table" written to audit_logs
-    int tenant_attno;       // 1-based; column of the organization id (uuid)
-    int id_attno;           // 1-based; 0 when the table has no uuid "id"
-    int deleted_at_attno;   // 1-based; 0 when the table has no soft delete
+    bool valid;           // cleared by the relcache callback
+    text *table_name;     // logical "schema.table" written to audit_logs
+    int tenant_attno;     // 1-based; column of the organization id (uuid)
+    int id_attno;         // 1-based; 0 when the table has no uuid "id"
+    int deleted_at_attno; // 1-based; 0 when the table has no soft delete
     int natts;
-    Column *columns;        // natts entries, index attno - 1
+    Column *columns; // natts entries, index attno - 1
 };
 
 // The cached description for the relation/trigger of this trigger call;

@@ -88,7 +88,7 @@ void column_value(JsonbValue *out, const Column &col, Datum value, bool isnull) 
         }
         return;
 #else
-        break;  // not reached: value_kind_for() never picks Numeric before 14
+        break; // not reached: value_kind_for() never picks Numeric before 14
 #endif
     }
     case ValueKind::Text: {
@@ -96,16 +96,22 @@ void column_value(JsonbValue *out, const Column &col, Datum value, bool isnull) 
         string_value(out, VARDATA_ANY(txt), VARSIZE_ANY_EXHDR(txt));
         return;
     }
-    case ValueKind::Uuid: uuid_value(out, value); return;
-    case ValueKind::Jsonb: jsonb_value(out, DatumGetJsonbP(value)); return;
+    case ValueKind::Uuid:
+        uuid_value(out, value);
+        return;
+    case ValueKind::Jsonb:
+        jsonb_value(out, DatumGetJsonbP(value));
+        return;
     case ValueKind::DateTime: {
         char *str = JsonEncodeDateTime(nullptr, value, col.type_id, nullptr);
         string_value(out, str, strlen(str));
         return;
     }
-    case ValueKind::Generic: break;
+    case ValueKind::Generic:
+        break;
     }
-    Datum converted = FunctionCall1Coll(const_cast<FmgrInfo *>(&col.to_jsonb_fn), InvalidOid, value);
+    Datum converted =
+        FunctionCall1Coll(const_cast<FmgrInfo *>(&col.to_jsonb_fn), InvalidOid, value);
     jsonb_value(out, DatumGetJsonbP(converted));
 }
 
@@ -120,7 +126,9 @@ void push_column(JsonbParseState **state, const Column &col, Datum value, bool i
     pushJsonbValue(state, WJB_VALUE, &value_jb);
 }
 
-bool recorded(const Column &col) { return !col.dropped && !col.excluded; }
+bool recorded(const Column &col) {
+    return !col.dropped && !col.excluded;
+}
 
 } // namespace
 

@@ -15,11 +15,11 @@ namespace saas::audit {
 
 // One audited change, ready to be written to saas.audit_logs.
 struct RowChange {
-    const char *action;    // INSERT, UPDATE, DELETE, SOFT_DELETE, RESTORE
-    Jsonb *old_values;     // nullptr for INSERT
-    Jsonb *new_values;     // nullptr for DELETE
-    int changed_count;     // UPDATE family only
-    int *changed_attnos;   // 1-based, in column order; nullptr unless UPDATE
+    const char *action;  // INSERT, UPDATE, DELETE, SOFT_DELETE, RESTORE
+    Jsonb *old_values;   // nullptr for INSERT
+    Jsonb *new_values;   // nullptr for DELETE
+    int changed_count;   // UPDATE family only
+    int *changed_attnos; // 1-based, in column order; nullptr unless UPDATE
 };
 
 // The recorded columns of a row (not dropped, not excluded) as a JSONB object.

@@ -113,13 +113,12 @@ void audit_statement(TriggerData *trigdata, const RelationInfo *info,
     bool needs_old = TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_DELETE(event);
     bool needs_new = TRIGGER_FIRED_BY_UPDATE(event) || TRIGGER_FIRED_BY_INSERT(event);
     if ((needs_old && old_table == nullptr) || (needs_new && new_table == nullptr))
-        ereport(ERROR,
-                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                 errmsg("statement-level trigger \"%s\" on \"%s\" needs transition tables",
-                        trigdata->tg_trigger->tgname,
-                        RelationGetRelationName(trigdata->tg_relation)),
-                 errhint("Use saas.enable_audit(table, mode => 'statement'), which declares "
-                         "REFERENCING OLD TABLE / NEW TABLE.")));
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("statement-level trigger \"%s\" on \"%s\" needs transition tables",
+                               trigdata->tg_trigger->tgname,
+                               RelationGetRelationName(trigdata->tg_relation)),
+                        errhint("Use saas.enable_audit(table, mode => 'statement'), which declares "
+                                "REFERENCING OLD TABLE / NEW TABLE.")));
 
     TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
     TupleTableSlot *old_slot = nullptr;

@@ -92,12 +92,11 @@ void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
     // An ERROR in between restores the user: transaction abort resets it.
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
-                                      SECURITY_NOFORCE_RLS);
+    SetUserIdAndSecContext(owner,
+                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
     int rc = SPI_execute_plan(plan, values, nulls, false, 0);
     SetUserIdAndSecContext(saved_user, saved_context);
-    if (rc != SPI_OK_INSERT)
-        elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
+    if (rc != SPI_OK_INSERT) elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
 }
 
@@ -108,7 +107,8 @@ bool insert_directly(Datum *values, const char *nulls) {
     DirectInserter *inserter = direct_begin(audit_logs_oid, owner);
     if (inserter == nullptr) return false;
     bool isnull[kColumns];
-    for (int c = 0; c < kColumns; c++) isnull[c] = nulls[c] == 'n';
+    for (int c = 0; c < kColumns; c++)
+        isnull[c] = nulls[c] == 'n';
     bool done = direct_insert(inserter, values, isnull);
     direct_end(inserter);
     return done;
@@ -132,9 +132,7 @@ Jsonb *parse_metadata(const char *setting) {
     MemoryContext caller = CurrentMemoryContext;
     Jsonb *volatile parsed = nullptr;
     PG_TRY();
-    {
-        parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(setting)));
-    }
+    { parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(setting))); }
     PG_CATCH();
     {
         // jsonb_in has no side effects, so its error can be replaced by one
@@ -160,8 +158,8 @@ Datum text_array(const RelationInfo *info, const RowChange &change) {
     Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * Max(change.changed_count, 1)));
     for (int c = 0; c < change.changed_count; c++)
         names[c] = CStringGetTextDatum(NameStr(info->columns[change.changed_attnos[c] - 1].name));
-    return PointerGetDatum(construct_array(names, change.changed_count, TEXTOID, -1, false,
-                                           TYPALIGN_INT));
+    return PointerGetDatum(
+        construct_array(names, change.changed_count, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 // The text form of a text[] of column names, e.g. {"a","b c"}.
@@ -228,11 +226,11 @@ RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bo
     RowIdentity identity;
     int tenant = info->tenant_attno - 1;
     if (nulls[tenant])
-        ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
-                        errmsg("cannot audit a row of \"%s\" whose tenant column \"%s\" is NULL",
-                               text_to_cstring(info->table_name),
-                               NameStr(info->columns[tenant].name)),
-                        errhint("Every audited row must belong to an organization.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                 errmsg("cannot audit a row of \"%s\" whose tenant column \"%s\" is NULL",
+                        text_to_cstring(info->table_name), NameStr(info->columns[tenant].name)),
+                 errhint("Every audited row must belong to an organization.")));
     identity.organization_id = values[tenant];
     identity.record_id_null = info->id_attno == 0 || nulls[info->id_attno - 1];
     identity.record_id = identity.record_id_null ? (Datum)0 : values[info->id_attno - 1];
@@ -270,12 +268,12 @@ void write_change(const RelationInfo *info, const SessionContext *session,
 struct Batch {
     const RelationInfo *info;
     const SessionContext *session;
-    MemoryContext context;       // lives for the statement
-    bool direct_tried;           // direct_begin called
-    DirectInserter *direct;      // rows go here while it takes them
+    MemoryContext context;  // lives for the statement
+    bool direct_tried;      // direct_begin called
+    DirectInserter *direct; // rows go here while it takes them
     bool have_transaction_id;
     Datum transaction_id;
-    MemoryContext rows_context;  // copies of the collected rows; reset per flush
+    MemoryContext rows_context; // copies of the collected rows; reset per flush
     int count;
     Datum organization_ids[kBatchRows];
     Datum record_ids[kBatchRows];
@@ -322,20 +320,20 @@ void batch_flush(Batch *batch) {
     Datum values[kColumns];
     char nulls[kColumns];
     memset(nulls, ' ', sizeof nulls);
-    values[0] = make_array(batch->organization_ids, nullptr, n, UUIDOID, UUID_LEN, false,
-                           TYPALIGN_CHAR);
+    values[0] =
+        make_array(batch->organization_ids, nullptr, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
     values[1] = PointerGetDatum(batch->info->table_name);
     values[2] = make_array(batch->record_ids, batch->record_id_nulls, n, UUIDOID, UUID_LEN, false,
                            TYPALIGN_CHAR);
     values[3] = make_array(batch->actions, nullptr, n, TEXTOID, -1, false, TYPALIGN_INT);
     values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&batch->session->user_id));
     if (batch->session->user_id_null) nulls[4] = 'n';
-    values[5] = make_array(batch->old_values, batch->old_nulls, n, JSONBOID, -1, false,
-                           TYPALIGN_INT);
-    values[6] = make_array(batch->new_values, batch->new_nulls, n, JSONBOID, -1, false,
-                           TYPALIGN_INT);
-    values[7] = make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false,
-                           TYPALIGN_INT);
+    values[5] =
+        make_array(batch->old_values, batch->old_nulls, n, JSONBOID, -1, false, TYPALIGN_INT);
+    values[6] =
+        make_array(batch->new_values, batch->new_nulls, n, JSONBOID, -1, false, TYPALIGN_INT);
+    values[7] =
+        make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false, TYPALIGN_INT);
     values[8] = transaction_id();
     values[9] = PointerGetDatum(batch->session->metadata);
     execute_as_owner(&batch_plan, kBatchInsertSql, types, values, nulls);
@@ -411,7 +409,8 @@ void batch_add(Batch *batch, const RowIdentity &identity, const RowChange &chang
     batch->new_nulls[i] = change.new_values == nullptr;
     batch->new_values[i] = batch->new_nulls[i] ? (Datum)0 : copy_varlena(change.new_values);
     batch->changed_nulls[i] = change.changed_attnos == nullptr;
-    batch->changed[i] = batch->changed_nulls[i] ? (Datum)0 : text_array_literal(batch->info, change);
+    batch->changed[i] =
+        batch->changed_nulls[i] ? (Datum)0 : text_array_literal(batch->info, change);
     MemoryContextSwitchTo(old);
 }
 

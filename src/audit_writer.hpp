@@ -18,8 +18,8 @@ namespace saas::audit {
 // Values that are the same for every audit row of one trigger call.
 struct SessionContext {
     bool user_id_null;
-    pg_uuid_t user_id;     // from app.current_user_id
-    Jsonb *metadata;       // from app.request_metadata, '{}' when unset
+    pg_uuid_t user_id; // from app.current_user_id
+    Jsonb *metadata;   // from app.request_metadata, '{}' when unset
 };
 
 // Reads app.current_user_id / app.request_metadata (validated, with clear
