@@ -7,7 +7,7 @@ PGVER="${PGVER:-15}"
 packages=(
     "postgresql-$PGVER" "postgresql-server-dev-$PGVER" libfmt-dev g++ make cmake
     libipc-run-perl perl sqlsmith python3
-    postgresql-server-dev-all debhelper fakeroot dpkg-dev
+    postgresql-server-dev-all debhelper fakeroot dpkg-dev valgrind clang-format
 )
 
 missing=()
