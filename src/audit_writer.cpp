@@ -121,10 +121,8 @@ Datum transaction_id() {
     return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
-// Last parsed settings, so a session that keeps the same values pays one
+// The last parsed metadata setting, so a session that keeps the same value pays one
 // strcmp per row.  Stored in TopMemoryContext.
-char *cached_user_setting = nullptr;
-pg_uuid_t cached_user_id;
 char *cached_metadata_setting = nullptr;
 Jsonb *cached_metadata = nullptr;
 
@@ -183,27 +181,9 @@ Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
 } // namespace
 
 void read_session_context(SessionContext *session) {
-    const char *user = GetConfigOption(kUserIdSetting, true, false);
-    if (user == nullptr || user[0] == '\0') {
-        session->user_id_null = true;
-    } else {
-        if (cached_user_setting == nullptr || strcmp(cached_user_setting, user) != 0) {
-            pg_uuid_t parsed;
-            if (!saas::parse_uuid_text(user, &parsed))
-                ereport(ERROR,
-                        (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                         errmsg("setting \"%s\" is not a valid UUID: \"%s\"", kUserIdSetting, user),
-                         errhint("Use SET LOCAL %s = '<user uuid>', or an empty string for no "
-                                 "user.",
-                                 kUserIdSetting)));
-            char *copy = MemoryContextStrdup(TopMemoryContext, user);
-            if (cached_user_setting != nullptr) pfree(cached_user_setting);
-            cached_user_setting = copy;
-            cached_user_id = parsed;
-        }
-        session->user_id_null = false;
-        session->user_id = cached_user_id;
-    }
+    // Unset or empty: no actor.  Malformed: 22P02 naming the setting, the
+    // same error saas.current_actor_id() raises.
+    session->user_id_null = !saas::read_uuid_setting(kUserIdSetting, &session->user_id);
 
     const char *metadata = GetConfigOption(kMetadataSetting, true, false);
     if (metadata == nullptr || metadata[0] == '\0') metadata = "{}";

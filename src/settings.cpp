@@ -37,19 +37,30 @@ bool parse_uuid_text(const char *text, pg_uuid_t *out) noexcept {
 }
 
 bool read_uuid_setting(const char *setting_name, pg_uuid_t *out) {
-    // The last text seen and its parse: the policy calls this once per row on
-    // sequential scans, so skip re-parsing an unchanged value.
-    static char cached_text[64];
-    static char cached_name[64];
-    static pg_uuid_t cached_value;
+    // The last text seen per setting and its parse: policies call this once
+    // per row on sequential scans and the audit trigger once per audited row,
+    // often alternating between the tenant and the actor setting in one
+    // statement, so each setting keeps its own slot.
+    struct Slot {
+        char name[64];
+        char text[64];
+        pg_uuid_t value;
+    };
+    static Slot slots[4];
 
     const char *value = GetConfigOption(setting_name, true, false);
     if (value == nullptr || value[0] == '\0') return false;
 
+    Slot *slot = nullptr;
+    for (Slot &candidate : slots) {
+        if (strcmp(candidate.name, setting_name) == 0 || candidate.name[0] == '\0') {
+            slot = &candidate;
+            break;
+        }
+    }
     size_t len = strlen(value);
-    if (len < sizeof cached_text && strcmp(cached_name, setting_name) == 0 &&
-        strcmp(cached_text, value) == 0) {
-        *out = cached_value;
+    if (slot != nullptr && slot->name[0] != '\0' && strcmp(slot->text, value) == 0) {
+        *out = slot->value;
         return true;
     }
     if (!parse_uuid_text(value, out))
@@ -58,10 +69,10 @@ bool read_uuid_setting(const char *setting_name, pg_uuid_t *out) {
                         errhint("Set it with SET LOCAL %s = '<uuid>' inside a transaction, or "
                                 "leave it unset.",
                                 setting_name)));
-    if (len < sizeof cached_text && strlen(setting_name) < sizeof cached_name) {
-        memcpy(cached_text, value, len + 1);
-        strcpy(cached_name, setting_name);
-        cached_value = *out;
+    if (slot != nullptr && len < sizeof slot->text && strlen(setting_name) < sizeof slot->name) {
+        memcpy(slot->text, value, len + 1);
+        strcpy(slot->name, setting_name);
+        slot->value = *out;
     }
     return true;
 }
