@@ -1,20 +1,22 @@
 // Direct inserts into saas.audit_logs (see audit_direct_insert.hpp).
 //
-// Modelled on COPY FROM (copyfrom.c), which inserts into a partitioned table
-// without a plan: a ResultRelInfo for the parent, tuple routing with
-// ExecFindPartition (which opens the partition and its indexes), then per row
-// ExecConstraints, table_tuple_insert and ExecInsertIndexTuples.  Nothing else
-// fires: the inserter declines when any INSERT trigger exists.
+// Modelled on COPY FROM (copyfrom.c), which inserts without a plan: per row
+// ExecConstraints, table_tuple_insert and ExecInsertIndexTuples on the
+// partition's ResultRelInfo.  Routing is PostgreSQL's own range lookup
+// (partition_range_datum_bsearch over the parent's partition descriptor, as
+// get_partition_for_tuple does), so no PartitionTupleRouting is set up per
+// call.  Nothing else fires: the inserter declines when any INSERT trigger
+// exists.
 //
 // The executor calls used here changed shape between major versions
-// (InitResultRelInfo, ExecFindPartition, ExecInsertIndexTuples, the
-// root-to-partition map fields), and the code relies on how PostgreSQL 15's
-// ExecRelCheck fills ri_ConstraintExprs.  It is therefore compiled for
-// PostgreSQL 15 only; on other versions direct_begin declines and every audit
-// row takes the SPI path.
+// (InitResultRelInfo, ExecInsertIndexTuples, partition descriptors), and the
+// code relies on how PostgreSQL 15's ExecRelCheck uses ri_ConstraintExprs.
+// It is therefore compiled for PostgreSQL 15 only; on other versions
+// direct_begin declines and every audit row takes the SPI path.
 #include "audit_direct_insert.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/tupconvert.h"
@@ -24,7 +26,13 @@ extern "C" {
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "utils/inval.h"
+#include "utils/partcache.h"
+#include "catalog/index.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 }
@@ -42,58 +50,146 @@ const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID, TEXTOID,  UUIDOID, 
 
 namespace {
 
-// --- Planned expressions, cached across calls ---------------------------------
-// Key: the stored nodeToString text (pg_constraint.conbin / pg_attrdef.adbin as
-// the relcache holds it), so a changed constraint or default is a new key and
-// nothing needs invalidating when tables change.  Planning can inline SQL
-// functions and look up types, so any pg_proc or pg_type invalidation empties
-// the cache (at the next lookup: a callback may fire in the middle of one).
-// Callers get copies: the ExprStates built from them never point into the cache.
-constexpr int kMaxCachedExprs = 64;
-struct CachedExpr {
-    char *text;
-    Expr *planned;
+// --- The session cache ---------------------------------------------------------
+// Everything catalog-derived that an insert needs is built once per session and
+// kept until an invalidation touches it: the column map, the planned and
+// initialised default and CHECK expressions, one ResultRelInfo per partition
+// with its IndexInfos, and an EState whose per-tuple context the inserts use.
+// What each trigger call still does is the least the executor does per
+// statement: lock and open the parent, the partition and its indexes; then
+// route, check and insert.
+//
+// Invalidation callbacks only mark the cache stale.  It is rebuilt by the next
+// direct_begin that finds no inserter active (a callback can fire while one
+// is, e.g. when heap_insert opens a TOAST table); an active inserter that finds
+// it stale declines its remaining rows, which then go through SPI.  Relations
+// in use are locked (RowExclusiveLock), so what can invalidate them meanwhile
+// takes weaker locks (statistics, CREATE INDEX CONCURRENTLY's catalog steps)
+// and leaves the row being inserted valid.
+//
+// ExprStates outlive transactions here, which is safe for expressions made of
+// Vars, Consts and functions written in C or internal (no SQL-language
+// function caches, no subplans).  Any other default or CHECK expression on
+// audit_logs sends every audit row through SPI.
+
+constexpr int kMaxPartitions = 32;    // partitions cached per session
+constexpr int kMaxOpenPartitions = 4; // partitions one inserter writes to
+constexpr int kMaxActive = 16;        // nested inserters (audited DML in a default...)
+
+struct PartitionEntry {
+    Oid relid;
+    bool usable;
+    ResultRelInfo *rri; // ri_RelationDesc, ri_IndexRelationDescs: set per use
+    int nindexes;
+    Oid *index_oids;
+    AttrMap *map;         // parent to partition columns; nullptr when the same
+    TupleTableSlot *slot; // the row in the partition's layout (when map)
 };
-MemoryContext expr_cache_context = nullptr;
-CachedExpr cached_exprs[kMaxCachedExprs];
-int cached_expr_count = 0;
-bool expr_cache_stale = false;
 
-void mark_expr_cache_stale(Datum, int, uint32) {
-    expr_cache_stale = true;
-}
+struct SessionCache {
+    bool valid;
+    bool usable; // the parent's layout takes direct inserts
+    Oid parent_oid;
+    MemoryContext context;
+    EState *estate;
+    TupleTableSlot *slot; // a row of the parent, virtual
+    int natts;
+    int *source;          // per parent column: index of the supplied value, or -1
+    ExprState **defaults; // per parent column not supplied: its default, or nullptr
+    int npartitions;
+    PartitionEntry partitions[kMaxPartitions];
+};
 
-void expr_cache_init() {
-    if (expr_cache_context != nullptr) return;
-    expr_cache_context = AllocSetContextCreate(CacheMemoryContext, "saas audit direct insert exprs",
-                                               ALLOCSET_SMALL_SIZES);
-    CacheRegisterSyscacheCallback(PROCOID, mark_expr_cache_stale, (Datum)0);
-    CacheRegisterSyscacheCallback(TYPEOID, mark_expr_cache_stale, (Datum)0);
-}
+SessionCache cache;
+bool callbacks_registered = false;
+// Subtransactions of the active inserters, innermost last; a subtransaction
+// abort forgets those begun in it (their direct_end never runs).
+SubTransactionId active[kMaxActive];
+int active_count = 0;
 
-void expr_cache_reset() {
-    cached_expr_count = 0;
-    MemoryContextReset(expr_cache_context);
-}
-
-// A planned copy (in CurrentMemoryContext) of the expression stored as text.
-Expr *planned_expr(const char *text) {
-    if (expr_cache_stale) {
-        expr_cache_stale = false;
-        expr_cache_reset();
+void on_relcache_invalidation(Datum, Oid relid) {
+    if (!cache.valid) return;
+    if (relid == InvalidOid || relid == cache.parent_oid) {
+        cache.valid = false;
+        return;
     }
-    for (int i = 0; i < cached_expr_count; i++)
-        if (strcmp(cached_exprs[i].text, text) == 0)
-            return static_cast<Expr *>(copyObjectImpl(cached_exprs[i].planned));
-    if (cached_expr_count == kMaxCachedExprs) expr_cache_reset();
-    MemoryContext caller = MemoryContextSwitchTo(expr_cache_context);
-    Expr *planned = expression_planner(static_cast<Expr *>(stringToNode(text)));
-    char *key = pstrdup(text);
-    MemoryContextSwitchTo(caller);
-    cached_exprs[cached_expr_count].text = key;
-    cached_exprs[cached_expr_count].planned = planned;
-    cached_expr_count++;
-    return static_cast<Expr *>(copyObjectImpl(planned));
+    for (int p = 0; p < cache.npartitions; p++) {
+        const PartitionEntry &entry = cache.partitions[p];
+        bool hit = entry.relid == relid;
+        for (int i = 0; !hit && i < entry.nindexes; i++)
+            hit = entry.index_oids[i] == relid;
+        if (hit) {
+            cache.valid = false;
+            return;
+        }
+    }
+}
+
+// Planned expressions can inline functions and depend on types.
+void on_function_or_type_invalidation(Datum, int, uint32) {
+    cache.valid = false;
+}
+
+void on_transaction_end(XactEvent event, void *) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PREPARE)
+        active_count = 0;
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId subid, SubTransactionId, void *) {
+    if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    while (active_count > 0 && active[active_count - 1] >= subid)
+        active_count--;
+}
+
+void register_callbacks() {
+    if (callbacks_registered) return;
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
+    CacheRegisterSyscacheCallback(PROCOID, on_function_or_type_invalidation, (Datum)0);
+    CacheRegisterSyscacheCallback(TYPEOID, on_function_or_type_invalidation, (Datum)0);
+    RegisterXactCallback(on_transaction_end, nullptr);
+    RegisterSubXactCallback(on_subtransaction_event, nullptr);
+    callbacks_registered = true;
+}
+
+bool citus_preloaded() {
+    // shared_preload_libraries cannot change while the server runs.
+    static int preloaded = -1;
+    if (preloaded < 0) {
+        const char *preload = GetConfigOption("shared_preload_libraries", true, false);
+        preloaded = preload != nullptr && strstr(preload, "citus") != nullptr ? 1 : 0;
+    }
+    return preloaded == 1;
+}
+
+bool function_not_cacheable(Oid function, void *) {
+    HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+    if (!HeapTupleIsValid(tuple)) return true;
+    Oid language = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple))->prolang;
+    ReleaseSysCache(tuple);
+    return language != INTERNALlanguageId && language != ClanguageId;
+}
+
+bool expression_not_cacheable(Node *node, void *context) {
+    if (node == nullptr) return false;
+    if (IsA(node, SubLink) || IsA(node, SubPlan) || IsA(node, Param)) return true;
+    if (check_functions_in_node(node, function_not_cacheable, nullptr)) return true;
+    // PostgreSQL 15 declares the walker as bool (*)(); void (*)() is the
+    // generic function pointer type GCC lets us cast through.
+    auto walker =
+        reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(expression_not_cacheable));
+    return expression_tree_walker(node, walker, context);
+}
+
+// An initialised expression (in the cache's context) from its stored text,
+// or nullptr when it may not outlive the transaction.
+ExprState *cached_expression(const char *stored, Oid expected_type) {
+    Expr *planned = expression_planner(static_cast<Expr *>(stringToNode(stored)));
+    if (expression_not_cacheable(reinterpret_cast<Node *>(planned), nullptr)) return nullptr;
+    if (expected_type != InvalidOid && exprType(reinterpret_cast<Node *>(planned)) != expected_type)
+        return nullptr;
+    return ExecInitExpr(planned, nullptr);
 }
 
 bool has_insert_triggers(const TriggerDesc *trigdesc) {
@@ -103,146 +199,245 @@ bool has_insert_triggers(const TriggerDesc *trigdesc) {
             trigdesc->trig_insert_after_statement || trigdesc->trig_insert_new_table);
 }
 
-constexpr int kMaxAcceptedPartitions = 16;
-
-} // namespace
-
-struct DirectInserter {
-    bool usable;
-    Oid owner;
-    EState *estate;
-    Relation parent;
-    ResultRelInfo *root;
-    ModifyTableState *mtstate;
-    PartitionTupleRouting *proute;
-    TupleTableSlot *slot; // a row of the parent, virtual
-    int natts;
-    int *source;          // per parent column: index of the supplied value, or -1
-    ExprState **defaults; // per parent column not supplied: its default, or nullptr
-    int accepted_count;   // partitions checked and prepared in this call
-    ResultRelInfo *accepted[kMaxAcceptedPartitions];
-};
-
-namespace {
-
 // Maps the parent's columns to the supplied values and defaults.  False when
 // the layout is not what the direct path knows how to fill.
-bool map_columns(DirectInserter *ins) {
-    TupleDesc desc = RelationGetDescr(ins->parent);
+bool map_columns(Relation parent) {
+    TupleDesc desc = RelationGetDescr(parent);
     TupleConstr *constr = desc->constr;
     if (constr != nullptr && constr->has_generated_stored) return false;
-    ins->natts = desc->natts;
-    ins->source = static_cast<int *>(palloc(sizeof(int) * desc->natts));
-    ins->defaults = static_cast<ExprState **>(palloc0(sizeof(ExprState *) * desc->natts));
+    cache.natts = desc->natts;
+    cache.source = static_cast<int *>(palloc(sizeof(int) * desc->natts));
+    cache.defaults = static_cast<ExprState **>(palloc0(sizeof(ExprState *) * desc->natts));
     int found = 0;
     for (int a = 0; a < desc->natts; a++) {
         Form_pg_attribute att = TupleDescAttr(desc, a);
-        ins->source[a] = -1;
+        cache.source[a] = -1;
         if (att->attisdropped) continue;
         if (att->attidentity != '\0' || att->attgenerated != '\0') return false;
         for (int c = 0; c < kSuppliedColumns; c++) {
             if (strcmp(NameStr(att->attname), kSuppliedColumnNames[c]) != 0) continue;
             if (att->atttypid != kSuppliedColumnTypes[c]) return false;
-            ins->source[a] = c;
+            cache.source[a] = c;
             found++;
         }
-        if (ins->source[a] >= 0 || !att->atthasdef || constr == nullptr) continue;
+        if (cache.source[a] >= 0 || !att->atthasdef || constr == nullptr) continue;
         for (int d = 0; d < constr->num_defval; d++) {
             if (constr->defval[d].adnum != att->attnum) continue;
-            Expr *expr = planned_expr(constr->defval[d].adbin);
-            if (exprType(reinterpret_cast<Node *>(expr)) != att->atttypid) return false;
-            ins->defaults[a] = ExecInitExpr(expr, nullptr);
+            cache.defaults[a] = cached_expression(constr->defval[d].adbin, att->atttypid);
+            if (cache.defaults[a] == nullptr) return false;
         }
     }
     return found == kSuppliedColumns;
 }
 
-// Checks a partition the first time a row is routed to it in this call, and
-// gives it the cached CHECK constraint expressions (PostgreSQL 15's
-// ExecRelCheck parses them from text when ri_ConstraintExprs is NULL).
-bool accept_partition(DirectInserter *ins, ResultRelInfo *part) {
-    for (int i = 0; i < ins->accepted_count; i++)
-        if (ins->accepted[i] == part) return true;
-    Relation rel = part->ri_RelationDesc;
-    if (rel->rd_rel->relkind != RELKIND_RELATION || part->ri_FdwRoutine != nullptr) return false;
-    if (has_insert_triggers(part->ri_TrigDesc)) return false;
-    TupleConstr *constr = RelationGetDescr(rel)->constr;
-    if (constr != nullptr && constr->has_generated_stored) return false;
-    for (int i = 0; i < part->ri_NumIndices; i++) {
-        // Exclusion constraints need a snapshot and deferred unique checks
-        // need after-trigger events: leave both to the executor proper.
-        if (part->ri_IndexRelationInfo[i]->ii_ExclusionOps != nullptr ||
-            !part->ri_IndexRelationDescs[i]->rd_index->indimmediate)
-            return false;
+// Rebuilds the parent-level part of the cache.  Catalog lookups in here can
+// process invalidations: the cache counts as valid only if none arrived.
+void rebuild_cache(Relation parent) {
+    if (cache.context == nullptr)
+        cache.context = AllocSetContextCreate(CacheMemoryContext, "saas audit direct insert",
+                                              ALLOCSET_SMALL_SIZES);
+    if (cache.estate != nullptr) FreeExecutorState(cache.estate);
+    cache.estate = nullptr;
+    cache.npartitions = 0;
+    MemoryContextReset(cache.context);
+    cache.valid = true;
+    cache.usable = false;
+    cache.parent_oid = RelationGetRelid(parent);
+    MemoryContext old = MemoryContextSwitchTo(cache.context);
+    PartitionKey key = RelationGetPartitionKey(parent);
+    // Routing below is for audit_logs' own layout: RANGE on one plain column.
+    bool routable = key != nullptr && key->strategy == PARTITION_STRATEGY_RANGE &&
+                    key->partnatts == 1 && key->partattrs[0] != 0;
+    if (routable && map_columns(parent)) {
+        cache.estate = CreateExecutorState();
+        cache.slot =
+            MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(parent)), &TTSOpsVirtual);
+        cache.usable = true;
     }
-    if (constr != nullptr && constr->num_check > 0) {
-        if (constr->num_check != rel->rd_rel->relchecks) return false;
-        MemoryContext old = MemoryContextSwitchTo(ins->estate->es_query_cxt);
-        ExprState **exprs =
-            static_cast<ExprState **>(palloc(sizeof(ExprState *) * constr->num_check));
-        for (int i = 0; i < constr->num_check; i++)
-            exprs[i] = ExecInitExpr(planned_expr(constr->check[i].ccbin), nullptr);
-        part->ri_ConstraintExprs = exprs;
-        MemoryContextSwitchTo(old);
-    }
-    if (ins->accepted_count < kMaxAcceptedPartitions) ins->accepted[ins->accepted_count++] = part;
-    return true;
+    MemoryContextSwitchTo(old);
 }
 
-void release(EState *estate, Relation parent, ModifyTableState *mtstate,
-             PartitionTupleRouting *proute) {
-    if (proute != nullptr) ExecCleanupTupleRouting(mtstate, proute);
-    table_close(parent, NoLock); // the lock is kept until the end of the transaction
-    ExecResetTupleTable(estate->es_tupleTable, false);
-    FreeExecutorState(estate);
+// A partition's entry, built the first time a row is routed to it, with its
+// indexes opened into indexes[] (the caller closes them).
+PartitionEntry *build_partition(Relation parent, Relation rel, Relation *indexes, int *opened) {
+    if (cache.npartitions == kMaxPartitions) return nullptr;
+    MemoryContext old = MemoryContextSwitchTo(cache.context);
+    PartitionEntry *entry = &cache.partitions[cache.npartitions++];
+    memset(entry, 0, sizeof(*entry));
+    entry->relid = RelationGetRelid(rel);
+    List *index_oids = RelationGetIndexList(rel);
+    entry->index_oids = static_cast<Oid *>(palloc(sizeof(Oid) * Max(list_length(index_oids), 1)));
+    ListCell *cell;
+    foreach (cell, index_oids)
+        entry->index_oids[entry->nindexes++] = lfirst_oid(cell);
+    TupleConstr *constr = RelationGetDescr(rel)->constr;
+    bool usable = rel->rd_rel->relkind == RELKIND_RELATION && !has_insert_triggers(rel->trigdesc) &&
+                  !(constr != nullptr && constr->has_generated_stored) &&
+                  !(constr != nullptr && constr->num_check != rel->rd_rel->relchecks);
+    entry->rri = makeNode(ResultRelInfo);
+    InitResultRelInfo(entry->rri, rel, 0, nullptr, 0);
+    IndexInfo **infos =
+        static_cast<IndexInfo **>(palloc(sizeof(IndexInfo *) * Max(entry->nindexes, 1)));
+    for (int i = 0; i < entry->nindexes; i++) {
+        indexes[i] = index_open(entry->index_oids[i], RowExclusiveLock);
+        (*opened)++;
+        infos[i] = BuildIndexInfo(indexes[i]);
+        // Exclusion constraints need a snapshot and deferred unique checks
+        // need after-trigger events: leave both to the executor.  The
+        // expressions of expression and partial indexes get ExprStates in the
+        // cached EState (ExecInsertIndexTuples keeps them in the IndexInfo).
+        if (infos[i]->ii_ExclusionOps != nullptr || !indexes[i]->rd_index->indimmediate ||
+            expression_not_cacheable(reinterpret_cast<Node *>(infos[i]->ii_Expressions), nullptr) ||
+            expression_not_cacheable(reinterpret_cast<Node *>(infos[i]->ii_Predicate), nullptr))
+            usable = false;
+    }
+    entry->rri->ri_NumIndices = entry->nindexes;
+    entry->rri->ri_IndexRelationInfo = infos;
+    if (usable && constr != nullptr && constr->num_check > 0) {
+        // PostgreSQL 15's ExecRelCheck uses these instead of parsing the
+        // constraints from text (one entry per constr->check[], in order).
+        ExprState **checks =
+            static_cast<ExprState **>(palloc(sizeof(ExprState *) * constr->num_check));
+        for (int i = 0; usable && i < constr->num_check; i++) {
+            checks[i] = cached_expression(constr->check[i].ccbin, BOOLOID);
+            usable = checks[i] != nullptr;
+        }
+        entry->rri->ri_ConstraintExprs = checks;
+    }
+    if (usable) {
+        entry->map = build_attrmap_by_name_if_req(RelationGetDescr(parent), RelationGetDescr(rel));
+        if (entry->map != nullptr)
+            entry->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)),
+                                                   &TTSOpsVirtual);
+    }
+    entry->usable = usable;
+    MemoryContextSwitchTo(old);
+    return entry;
+}
+
+} // namespace
+
+struct OpenPartition {
+    Relation rel;
+    Relation *indexes;
+    int opened; // indexes opened so far
+    PartitionEntry *entry;
+};
+
+struct DirectInserter {
+    bool usable;
+    Oid owner;
+    Relation parent;
+    MemoryContext context; // the caller's, for per-inserter allocations
+    int nopen;
+    OpenPartition open[kMaxOpenPartitions];
+};
+
+namespace {
+
+// The partition (opened, with its indexes) a row goes to, or nullptr to decline.
+OpenPartition *open_partition(DirectInserter *ins, Oid relid) {
+    for (int i = 0; i < ins->nopen; i++)
+        if (RelationGetRelid(ins->open[i].rel) == relid)
+            return ins->open[i].entry != nullptr ? &ins->open[i] : nullptr;
+    if (ins->nopen == kMaxOpenPartitions) return nullptr;
+    OpenPartition *op = &ins->open[ins->nopen];
+    memset(op, 0, sizeof(*op));
+    op->rel = table_open(relid, RowExclusiveLock);
+    ins->nopen++;
+    // Taking the lock may have processed invalidations.
+    if (!cache.valid) return nullptr;
+    PartitionEntry *entry = nullptr;
+    for (int p = 0; p < cache.npartitions; p++)
+        if (cache.partitions[p].relid == relid) entry = &cache.partitions[p];
+    int nindexes = entry != nullptr ? entry->nindexes : list_length(RelationGetIndexList(op->rel));
+    op->indexes = static_cast<Relation *>(
+        MemoryContextAlloc(ins->context, sizeof(Relation) * Max(nindexes, 1)));
+    if (entry == nullptr) {
+        entry = build_partition(ins->parent, op->rel, op->indexes, &op->opened);
+    } else {
+        for (int i = 0; i < entry->nindexes; i++) {
+            op->indexes[i] = index_open(entry->index_oids[i], RowExclusiveLock);
+            op->opened++;
+        }
+    }
+    if (!cache.valid || entry == nullptr || !entry->usable) return nullptr;
+    op->entry = entry;
+    return op;
+}
+
+// The OID of the leaf partition of the parent that takes key, or InvalidOid.
+Oid route(Relation parent, Datum key, bool key_is_null) {
+    PartitionDesc partdesc = RelationGetPartitionDesc(parent, !IsolationUsesXactSnapshot());
+    PartitionBoundInfo bounds = partdesc->boundinfo;
+    if (partdesc->nparts == 0 || bounds == nullptr) return InvalidOid;
+    int index = -1;
+    if (!key_is_null) {
+        PartitionKey partkey = RelationGetPartitionKey(parent);
+        bool equal = false;
+        int offset = partition_range_datum_bsearch(partkey->partsupfunc, partkey->partcollation,
+                                                   bounds, 1, &key, &equal);
+        // The bound at offset is <= key: the next one is the upper bound of
+        // the partition that takes it, if any.
+        index = bounds->indexes[offset + 1];
+    }
+    if (index < 0) index = bounds->default_index;
+    if (index < 0 || !partdesc->is_leaf[index]) return InvalidOid;
+    return partdesc->oids[index];
+}
+
+// Inserts the row in cache.slot; false (nothing inserted) to decline.
+bool insert_slot(DirectInserter *ins) {
+    PartitionKey partkey = RelationGetPartitionKey(ins->parent);
+    int key_att = partkey->partattrs[0] - 1;
+    TupleTableSlot *slot = cache.slot;
+    Oid relid = route(ins->parent, slot->tts_values[key_att], slot->tts_isnull[key_att]);
+    if (!OidIsValid(relid)) return false;
+    OpenPartition *op = open_partition(ins, relid);
+    if (op == nullptr) return false;
+    PartitionEntry *entry = op->entry;
+    ResultRelInfo *rri = entry->rri;
+    rri->ri_RelationDesc = op->rel;
+    rri->ri_IndexRelationDescs = op->indexes;
+    TupleTableSlot *row = slot;
+    if (entry->map != nullptr) row = execute_attr_map_slot(entry->map, slot, entry->slot);
+    EState *estate = cache.estate;
+    if (RelationGetDescr(op->rel)->constr != nullptr) ExecConstraints(rri, row, estate);
+    table_tuple_insert(op->rel, row, GetCurrentCommandId(true), 0, nullptr);
+    if (entry->nindexes > 0) ExecInsertIndexTuples(rri, row, estate, false, false, nullptr, NIL);
+    return true;
 }
 
 } // namespace
 
 DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     // Let the SPI path raise the executor's errors for writes where they
-    // are not allowed.
-    if (XactReadOnly || IsInParallelMode()) return nullptr;
-    // With Citus (saas.distribute()), audit_logs may be a distributed table
-    // whose rows live in shards on other nodes: only an INSERT through the
-    // planner (SPI) reaches them.  A heap insert here would write into the
-    // coordinator's local shell table.  Citus is always preloaded.
-    const char *preload = GetConfigOption("shared_preload_libraries", true, false);
-    if (preload != nullptr && strstr(preload, "citus") != nullptr) return nullptr;
-    expr_cache_init();
+    // are not allowed.  With Citus (saas.distribute()), audit_logs may be a
+    // distributed table whose rows live in shards on other nodes: only an
+    // INSERT through the planner (SPI) reaches them.
+    if (XactReadOnly || IsInParallelMode() || citus_preloaded()) return nullptr;
+    if (active_count == kMaxActive) return nullptr;
+    register_callbacks();
     Relation parent = table_open(audit_logs, RowExclusiveLock);
-    if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
-        has_insert_triggers(parent->trigdesc)) {
-        table_close(parent, NoLock);
+    bool ok = parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE &&
+              !has_insert_triggers(parent->trigdesc);
+    if (ok && (!cache.valid || cache.parent_oid != audit_logs)) {
+        // Never rebuilt under an active inserter, which uses its parts.
+        if (active_count == 0)
+            rebuild_cache(parent);
+        else
+            ok = false;
+    }
+    if (!ok || !cache.valid || !cache.usable) {
+        table_close(parent, NoLock); // the lock is kept until the end of the transaction
         return nullptr;
     }
-    EState *estate = CreateExecutorState();
-    MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
     DirectInserter *ins = static_cast<DirectInserter *>(palloc0(sizeof(DirectInserter)));
-    ins->owner = owner;
-    ins->estate = estate;
-    ins->parent = parent;
-    if (!map_columns(ins)) {
-        MemoryContextSwitchTo(old);
-        release(estate, parent, nullptr, nullptr);
-        return nullptr;
-    }
-    // Range table index 0: no range table, no permission checks (the rows
-    // are written as the owner, like the SPI path).
-    ins->root = makeNode(ResultRelInfo);
-    InitResultRelInfo(ins->root, parent, 0, nullptr, 0);
-    // As in CopyFrom: a dummy ModifyTableState for ExecFindPartition.
-    ins->mtstate = makeNode(ModifyTableState);
-    ins->mtstate->ps.plan = nullptr;
-    ins->mtstate->ps.state = estate;
-    ins->mtstate->operation = CMD_INSERT;
-    ins->mtstate->mt_nrels = 1;
-    ins->mtstate->resultRelInfo = ins->root;
-    ins->mtstate->rootResultRelInfo = ins->root;
-    ins->proute = ExecSetupPartitionTupleRouting(estate, parent);
-    ins->slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(parent), &TTSOpsVirtual);
     ins->usable = true;
-    MemoryContextSwitchTo(old);
+    ins->owner = owner;
+    ins->parent = parent;
+    ins->context = CurrentMemoryContext;
+    active[active_count++] = GetCurrentSubTransactionId();
     return ins;
 }
 
@@ -252,57 +447,54 @@ bool direct_usable(const DirectInserter *ins) {
 
 bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) {
     if (!direct_usable(ins)) return false;
-    EState *estate = ins->estate;
+    if (!cache.valid) {
+        ins->usable = false;
+        return false;
+    }
+    EState *estate = cache.estate;
     ResetPerTupleExprContext(estate);
     ExprContext *econtext = GetPerTupleExprContext(estate);
     MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
     // Defaults and constraints run as the owner, as in the SPI path.  An
-    // ERROR in between restores the user: transaction abort resets it.
+    // ERROR in between restores the user: (sub)transaction abort resets it.
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
     SetUserIdAndSecContext(ins->owner,
                            saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
 
-    TupleTableSlot *slot = ins->slot;
+    TupleTableSlot *slot = cache.slot;
     ExecClearTuple(slot);
-    for (int a = 0; a < ins->natts; a++) {
-        int src = ins->source[a];
+    for (int a = 0; a < cache.natts; a++) {
+        int src = cache.source[a];
         if (src >= 0) {
             slot->tts_values[a] = values[src];
             slot->tts_isnull[a] = nulls[src];
-        } else if (ins->defaults[a] != nullptr) {
-            slot->tts_values[a] = ExecEvalExpr(ins->defaults[a], econtext, &slot->tts_isnull[a]);
+        } else if (cache.defaults[a] != nullptr) {
+            slot->tts_values[a] = ExecEvalExpr(cache.defaults[a], econtext, &slot->tts_isnull[a]);
         } else {
             slot->tts_values[a] = (Datum)0;
             slot->tts_isnull[a] = true;
         }
     }
     ExecStoreVirtualTuple(slot);
-
-    ResultRelInfo *part = ExecFindPartition(ins->mtstate, ins->root, ins->proute, slot, estate);
-    bool accepted = accept_partition(ins, part);
-    if (accepted) {
-        TupleTableSlot *row = slot;
-        if (part->ri_RootToPartitionMap != nullptr)
-            row = execute_attr_map_slot(part->ri_RootToPartitionMap->attrMap, slot,
-                                        part->ri_PartitionTupleSlot);
-        Relation rel = part->ri_RelationDesc;
-        if (RelationGetDescr(rel)->constr != nullptr) ExecConstraints(part, row, estate);
-        table_tuple_insert(rel, row, GetCurrentCommandId(true), 0, nullptr);
-        if (part->ri_NumIndices > 0)
-            ExecInsertIndexTuples(part, row, estate, false, false, nullptr, NIL);
-    } else {
-        ins->usable = false;
-    }
+    bool inserted = insert_slot(ins);
+    if (!inserted) ins->usable = false;
     SetUserIdAndSecContext(saved_user, saved_context);
     MemoryContextSwitchTo(old);
-    return accepted;
+    return inserted;
 }
 
 void direct_end(DirectInserter *ins) {
     if (ins == nullptr) return;
-    release(ins->estate, ins->parent, ins->mtstate, ins->proute);
+    for (int i = ins->nopen - 1; i >= 0; i--) {
+        OpenPartition &op = ins->open[i];
+        for (int x = op.opened - 1; x >= 0; x--)
+            index_close(op.indexes[x], NoLock);
+        table_close(op.rel, NoLock);
+    }
+    table_close(ins->parent, NoLock);
+    if (active_count > 0) active_count--;
 }
 
 #else // not PostgreSQL 15: always the SPI path

@@ -7,14 +7,16 @@
 // in statement mode): relations are opened when it starts and closed when it
 // ends, so no relcache reference outlives the call (DDL later in the same
 // transaction, e.g. saas.audit_create_partitions(), sees nothing in use).
-// Expensive, catalog-derived parts (the planned CHECK constraint and column
-// default expressions) are cached across calls, keyed by their stored text,
-// so ALTER TABLE and new partitions are picked up without invalidation logic.
+// Everything catalog-derived (column map, default and CHECK expressions,
+// each partition's ResultRelInfo and IndexInfos, an EState) is cached for the
+// session and dropped by relcache/syscache invalidation, so a call costs the
+// relation opens plus the inserts themselves.
 //
 // Whenever the target is unusual (INSERT triggers, generated or identity
 // columns, an unexpected column layout, foreign partitions, exclusion or
-// deferrable constraints, Citus loaded, a read-only transaction, a
-// PostgreSQL version other than 15) the inserter
+// deferrable constraints, expression or partial indexes on audit_logs,
+// defaults or CHECKs calling functions not written in C, Citus loaded, a
+// read-only transaction, a PostgreSQL version other than 15) the inserter
 // declines and the caller uses the SPI path, which handles everything.
 #pragma once
 
