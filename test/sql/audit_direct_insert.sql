@@ -159,6 +159,73 @@ SELECT a.cmin = n.cmin AS direct FROM saas.audit_logs a JOIN app.notes n ON n.id
  WHERE a.new_values->>'body' = 'direct again';
 ROLLBACK;
 
+-- The direct path caches what it derives from the catalogs for the session.
+-- Changes committed in earlier transactions reach it through invalidation:
+-- a CHECK constraint added, then dropped; a unique index added, then dropped.
+ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_test_committed CHECK (new_values->>'body' <> 'forbidden');
+SELECT pg_temp.err($$UPDATE app.notes SET body = 'forbidden'$$);
+ALTER TABLE saas.audit_logs DROP CONSTRAINT chk_test_committed;
+SELECT pg_temp.err($$UPDATE app.notes SET body = 'forbidden'$$);
+DO $$
+BEGIN
+    EXECUTE format('CREATE UNIQUE INDEX audit_test_committed ON saas.audit_logs_p%s (record_id, action) '
+                   'WHERE action = ''DELETE''', to_char(now() AT TIME ZONE 'UTC', 'YYYYMM'));
+END
+$$;
+INSERT INTO app.notes VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-000000000002', 'twice');
+SELECT pg_temp.err($$DELETE FROM app.notes WHERE body = 'twice'$$);
+SELECT pg_temp.err($$INSERT INTO app.notes VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-000000000002', 'twice')$$);
+SELECT pg_temp.err($$DELETE FROM app.notes WHERE body = 'twice'$$);
+DROP INDEX saas.audit_test_committed;
+SELECT pg_temp.err($$DELETE FROM app.notes WHERE body = 'twice'$$);
+
+-- The partial indexes: a change without an actor is not in the actor index,
+-- one with an actor is; junction-style rows (no record id) are not in the
+-- record index.  amcheck verifies every index of every partition against its
+-- heap (heapallindexed: each row the index should hold is in it, predicate
+-- included), and an expression index added to a partition is kept too.
+CREATE EXTENSION IF NOT EXISTS amcheck;
+DO $$
+BEGIN
+    EXECUTE format('CREATE INDEX audit_test_expression ON saas.audit_logs_p%s ((lower(action)))',
+                   to_char(now() AT TIME ZONE 'UTC', 'YYYYMM'));
+END
+$$;
+CREATE TABLE app.links (organization_id uuid NOT NULL, a int, b int);
+SELECT saas.enable_audit('app.links');
+BEGIN;
+SET LOCAL app.current_user_id = '00000000-0000-0000-0000-0000000000ee';
+UPDATE app.notes SET body = 'with actor';
+INSERT INTO app.links VALUES ('00000000-0000-0000-0000-00000000000a', 1, 2);
+COMMIT;
+UPDATE app.notes SET body = 'without actor';
+SELECT a.new_values->>'body' AS body, a.user_id IS NOT NULL AS has_actor, a.cmin = n.cmin AS direct
+  FROM saas.audit_logs a JOIN app.notes n ON n.id = a.record_id
+ WHERE a.new_values->>'body' IN ('with actor', 'without actor') ORDER BY a.id;
+SELECT i.indexrelid::regclass AS index, pg_get_expr(i.indpred, i.indrelid) AS predicate
+  FROM pg_index i
+ WHERE i.indrelid = 'saas.audit_logs_default'::regclass AND i.indpred IS NOT NULL ORDER BY 1;
+SELECT count(*) AS indexes_checked
+  FROM (SELECT bt_index_check(i.indexrelid, true)
+          FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid
+         WHERE h.inhparent = 'saas.audit_logs'::regclass) checked;
+SELECT count(*) FILTER (WHERE record_id IS NULL) AS without_record_id,
+       count(*) FILTER (WHERE user_id IS NOT NULL) AS with_actor
+  FROM saas.audit_logs;
+DROP INDEX saas.audit_test_expression;
+DROP EXTENSION amcheck;
+
+-- A default on audit_logs that calls a PL/pgSQL function cannot be kept
+-- across transactions: every audit row then goes through SPI (and still
+-- gets the default).
+CREATE FUNCTION pg_temp.audit_note() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN 'plpgsql default'; END $$;
+BEGIN;
+ALTER TABLE saas.audit_logs ADD COLUMN test_note text DEFAULT pg_temp.audit_note();
+UPDATE app.notes SET body = 'plpgsql default';
+SELECT a.test_note, a.cmin = n.cmin AS direct FROM saas.audit_logs a JOIN app.notes n ON n.id = a.record_id
+ WHERE a.new_values->>'body' = 'plpgsql default';
+ROLLBACK;
+
 -- An application role can audit changes without any privilege on audit_logs.
 CREATE ROLE saas_direct_app;
 GRANT USAGE ON SCHEMA app TO saas_direct_app;
