@@ -7,12 +7,17 @@
 #   insert             single-row INSERT
 #   delete             single-row DELETE (BENCH_DELETES transactions)
 #   bulk               one UPDATE statement touching every row (timed by psql)
-# Prints the median of pgbench's per-second tps samples, ratios to the
-# no-trigger baseline, the bulk UPDATE times, and audit bytes per UPDATE.
+# Every round runs every workload for every variant in turn (the order of the
+# variants rotates by round); a pgbench figure is the median of its per-second
+# tps samples, and the table shows each figure's median over the rounds,
+# ratios to the no-trigger baseline, the bulk UPDATE times, and audit bytes
+# per UPDATE.
 #
 # Env: BENCH_SECONDS (default 10), BENCH_ROWS (100000), BENCH_DELETES (50000),
-#      BENCH_QUICK=1 (3 s runs, 20000 deletes), SAAS_PG_TREE (private PG tree),
-#      BENCH_VARIANTS (space-separated subset).
+#      BENCH_ROUNDS (3), BENCH_QUICK=1 (3 s runs, 20000 deletes),
+#      SAAS_PG_TREE (private PG tree), BENCH_VARIANTS (space-separated subset),
+#      BENCH_ACTOR=1: every session sets app.current_user_id (an actor), which
+#      every variant records, so audit rows also enter the actor index.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/pgenv.sh"
 [ -n "${SAAS_PG_TREE:-}" ] && use_private_pg_tree "$SAAS_PG_TREE"
@@ -20,6 +25,10 @@ source "$(dirname "$0")/../scripts/pgenv.sh"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 ROWS="${BENCH_ROWS:-100000}"
 DELETES="${BENCH_DELETES:-50000}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+if [ "${BENCH_ACTOR:-0}" = 1 ]; then
+    export PGOPTIONS="${PGOPTIONS:-} -c app.current_user_id=00000000-0000-0000-0000-0000000000ee"
+fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then SECONDS_PER_RUN=3; DELETES=20000; fi
 VARIANTS="${BENCH_VARIANTS:-none plpgsql_insert_only plpgsql_diff plpgsql_full_row plpgsql_hstore saas_row saas_statement}"
 
@@ -47,12 +56,15 @@ CREATE TABLE bench.tasks (
     PRIMARY KEY (organization_id, id));
 CREATE UNIQUE INDEX ON bench.tasks (n);
 
--- PL/pgSQL variants, all writing to saas.audit_logs like the C++ trigger.
+-- PL/pgSQL variants, all writing to saas.audit_logs like the C++ trigger,
+-- and recording the actor (app.current_user_id) as it does.
+CREATE FUNCTION bench.actor() RETURNS uuid LANGUAGE sql STABLE AS
+$$ SELECT NULLIF(current_setting('app.current_user_id', true), '')::uuid $$;
 CREATE FUNCTION bench.audit_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, new_values, transaction_id)
+    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, new_values, transaction_id)
     VALUES (COALESCE(NEW.organization_id, OLD.organization_id), TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
-            COALESCE(NEW.id, OLD.id), TG_OP, '{}', txid_current());
+            COALESCE(NEW.id, OLD.id), TG_OP, bench.actor(), '{}', txid_current());
     RETURN NULL;
 END $$;
 CREATE FUNCTION bench.audit_diff() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -70,18 +82,18 @@ BEGIN
     ELSE
         ov := to_jsonb(OLD);
     END IF;
-    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, old_values, new_values,
+    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, old_values, new_values,
                                  changed_columns, transaction_id)
     VALUES (COALESCE(NEW.organization_id, OLD.organization_id), TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
-            COALESCE(NEW.id, OLD.id), TG_OP, ov, nv, cols, txid_current());
+            COALESCE(NEW.id, OLD.id), TG_OP, bench.actor(), ov, nv, cols, txid_current());
     RETURN NULL;
 END $$;
 -- supa_audit style: the whole old and new row, no diff.
 CREATE FUNCTION bench.audit_full_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, old_values, new_values, transaction_id)
+    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, old_values, new_values, transaction_id)
     VALUES (COALESCE(NEW.organization_id, OLD.organization_id), TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
-            COALESCE(NEW.id, OLD.id), TG_OP,
+            COALESCE(NEW.id, OLD.id), TG_OP, bench.actor(),
             CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
             txid_current());
     RETURN NULL;
@@ -100,10 +112,10 @@ BEGIN
     ELSE
         ov := hstore(OLD);
     END IF;
-    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, old_values, new_values,
+    INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, old_values, new_values,
                                  changed_columns, transaction_id)
     VALUES (COALESCE(NEW.organization_id, OLD.organization_id), TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
-            COALESCE(NEW.id, OLD.id), TG_OP, hstore_to_jsonb(ov), hstore_to_jsonb(nv),
+            COALESCE(NEW.id, OLD.id), TG_OP, bench.actor(), hstore_to_jsonb(ov), hstore_to_jsonb(nv),
             CASE WHEN TG_OP = 'UPDATE' THEN akeys(nv) END, txid_current());
     RETURN NULL;
 END $$;
@@ -179,27 +191,51 @@ run_pgbench() { # name script clients [extra args]
     median_tps "$DIR/$name.log"
 }
 
+RAW="$DIR/raw.txt"
+: >"$RAW"
+for r in $(seq 1 "$ROUNDS"); do
+    # Rotate the order of the variants so none always runs first or last.
+    set -- $VARIANTS
+    shift_by=$(( (r - 1) % $# ))
+    order="$(echo $VARIANTS | tr ' ' '\n' | awk -v k="$shift_by" '{v[NR]=$0} END {for (i=0; i<NR; i++) print v[(i+k)%NR+1]}')"
+    for v in $order; do
+        load_rows
+        install_variant "$v"
+        echo "$v update1 $(run_pgbench "$v-update1" update.sql 1 -T "$SECONDS_PER_RUN")" >>"$RAW"
+        echo "$v update2 $(run_pgbench "$v-update2" update.sql 2 -T "$SECONDS_PER_RUN")" >>"$RAW"
+        echo "$v bytes $(q -c "SELECT COALESCE(round(avg(pg_column_size(a.*))), 0) FROM saas.audit_logs a WHERE action = 'UPDATE'")" >>"$RAW"
+        echo "$v insert $(run_pgbench "$v-insert" insert.sql 1 -T "$SECONDS_PER_RUN")" >>"$RAW"
+        echo "$v delete $(run_pgbench "$v-delete" delete.sql 1 -t "$DELETES")" >>"$RAW"
+        # The bulk UPDATE on a freshly loaded table, timed by the server.
+        load_rows
+        install_variant "$v"
+        echo "$v bulk $(q -c "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) UPDATE bench.tasks SET priority = priority + 1, updated_at = now()" |
+            awk '/Execution Time/ {printf "%.0f", $3}')" >>"$RAW"
+    done
+    echo "round $r of $ROUNDS done" >&2
+done
+median_of() { # variant workload
+    awk -v v="$1" -v w="$2" '$1==v && $2==w {print $3}' "$RAW" | sort -n |
+        awk '{x[NR]=$1} END {if (NR%2) {print x[(NR+1)/2]} else {printf "%.1f\n", (x[NR/2]+x[NR/2+1])/2}}'
+}
+echo "actor set: ${BENCH_ACTOR:-0}; rounds: $ROUNDS; seconds per pgbench run: $SECONDS_PER_RUN; rows: $ROWS"
 printf "%-20s %10s %10s %10s %10s %10s %12s\n" variant update1 update2 insert delete bulk_ms bytes/update | tee "$OUT"
 for v in $VARIANTS; do
-    load_rows
-    install_variant "$v"
-    u1="$(run_pgbench "$v-update1" update.sql 1 -T "$SECONDS_PER_RUN")"
-    u2="$(run_pgbench "$v-update2" update.sql 2 -T "$SECONDS_PER_RUN")"
-    bytes="$(q -c "SELECT COALESCE(round(avg(pg_column_size(a.*))), 0) FROM saas.audit_logs a WHERE action = 'UPDATE'")"
-    ins="$(run_pgbench "$v-insert" insert.sql 1 -T "$SECONDS_PER_RUN")"
-    del="$(run_pgbench "$v-delete" delete.sql 1 -t "$DELETES")"
-    # The bulk UPDATE on a freshly loaded table, timed by the server.
-    load_rows
-    install_variant "$v"
-    bulk="$(q -c "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) UPDATE bench.tasks SET priority = priority + 1, updated_at = now()" |
-        awk '/Execution Time/ {printf "%.0f", $3}')"
-    printf "%-20s %10s %10s %10s %10s %10s %12s\n" "$v" "$u1" "$u2" "$ins" "$del" "$bulk" "$bytes" | tee -a "$OUT"
+    printf "%-20s %10s %10s %10s %10s %10s %12s\n" "$v" "$(median_of "$v" update1)" "$(median_of "$v" update2)" \
+        "$(median_of "$v" insert)" "$(median_of "$v" delete)" "$(median_of "$v" bulk)" "$(median_of "$v" bytes)" | tee -a "$OUT"
 done
-
 echo
 echo "Ratios to 'none' (tps: higher is better; bulk: time ratio, lower is better):"
 awk 'NR==1 {next} $1=="none" {b1=$2; b2=$3; bi=$4; bd=$5; bb=$6}
      {rows[NR]=$0; names[NR]=$1; u1[NR]=$2; u2[NR]=$3; ins[NR]=$4; del[NR]=$5; bulk[NR]=$6; n=NR}
      END {printf "%-20s %10s %10s %10s %10s %10s\n", "variant", "update1", "update2", "insert", "delete", "bulk";
           for (i=2; i<=n; i++) printf "%-20s %10.2f %10.2f %10.2f %10.2f %10.2f\n", names[i], u1[i]/b1, u2[i]/b2, ins[i]/bi, del[i]/bd, bulk[i]/bb}' "$OUT"
+echo
+echo "Bulk UPDATE against the fastest PL/pgSQL variant (its time / this time, higher is better):"
+awk 'NR==1 {next} $1 ~ /^plpgsql_/ && (best == "" || $6 < best) {best=$6; bestname=$1}
+     $1 ~ /^saas_/ {saas[$1]=$6}
+     END {if (best == "") exit; for (k in saas) printf "%-20s %6.2fx  (fastest PL/pgSQL: %s, %s ms)\n", k, best/saas[k], bestname, best}' "$OUT"
+echo
+echo "Every measurement (variant workload value):"
+cat "$RAW"
 cp "$OUT" "${BENCH_RESULTS:-/dev/null}" 2>/dev/null || true
