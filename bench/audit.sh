@@ -184,10 +184,24 @@ median_tps() {
         awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'
 }
 
+# With one client and at least two CPUs, the server's new backend runs on
+# CPU 0 and pgbench on CPU 1 (BENCH_PIN=0 turns this off): without pinning,
+# the scheduler moving the two ping-ponging processes around made 1-client
+# runs of the same variant differ by up to 2x on this 2-CPU machine.
+# Backends inherit the postmaster's CPU set when they are forked.
+PIN="${BENCH_PIN:-1}"
+[ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null || PIN=0
+POSTMASTER_PID="$(head -1 "$DIR/data/postmaster.pid")"
 run_pgbench() { # name script clients [extra args]
     local name="$1" script="$2" clients="$3"
     shift 3
-    "$PGBIN/pgbench" -n -M prepared -P 1 -c "$clients" -j "$clients" -f "$DIR/$script" "$@" >"$DIR/$name.log" 2>&1
+    local pin=()
+    if [ "$PIN" = 1 ] && [ "$clients" = 1 ]; then
+        taskset -pc 0 "$POSTMASTER_PID" >/dev/null 2>&1 || true
+        pin=(taskset -c 1)
+    fi
+    "${pin[@]}" "$PGBIN/pgbench" -n -M prepared -P 1 -c "$clients" -j "$clients" -f "$DIR/$script" "$@" >"$DIR/$name.log" 2>&1
+    [ "$PIN" = 1 ] && taskset -pc "0-$(($(nproc) - 1))" "$POSTMASTER_PID" >/dev/null 2>&1 || true
     median_tps "$DIR/$name.log"
 }
 
@@ -218,7 +232,7 @@ median_of() { # variant workload
     awk -v v="$1" -v w="$2" '$1==v && $2==w {print $3}' "$RAW" | sort -n |
         awk '{x[NR]=$1} END {if (NR%2) {print x[(NR+1)/2]} else {printf "%.1f\n", (x[NR/2]+x[NR/2+1])/2}}'
 }
-echo "actor set: ${BENCH_ACTOR:-0}; rounds: $ROUNDS; seconds per pgbench run: $SECONDS_PER_RUN; rows: $ROWS"
+echo "actor set: ${BENCH_ACTOR:-0}; 1-client runs pinned: $PIN; rounds: $ROUNDS; seconds per pgbench run: $SECONDS_PER_RUN; rows: $ROWS"
 printf "%-20s %10s %10s %10s %10s %10s %12s\n" variant update1 update2 insert delete bulk_ms bytes/update | tee "$OUT"
 for v in $VARIANTS; do
     printf "%-20s %10s %10s %10s %10s %10s %12s\n" "$v" "$(median_of "$v" update1)" "$(median_of "$v" update2)" \
