@@ -15,6 +15,8 @@
 #   PG_CONFIG=/path/with/citus/bin/pg_config bash test/citus/run.sh
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The version CREATE EXTENSION installs (the newest).
+NEWEST="$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$HERE/../../saas_schema.control")"
 source "$HERE/../lib.sh"
 source "$REPO_ROOT/scripts/pgenv.sh"
 
@@ -129,7 +131,7 @@ ok $? "workers w1 and w2 added to the coordinator"
 c "SET client_min_messages = warning; CREATE EXTENSION saas_schema CASCADE" >/dev/null
 ok $? "CREATE EXTENSION saas_schema on the coordinator"
 is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
-    "0.3.0,0.3.0" "CREATE EXTENSION was propagated: both workers have saas_schema 0.3.0 (with its own copies of the tables)"
+    "$NEWEST,$NEWEST" "CREATE EXTENSION was propagated: both workers have saas_schema $NEWEST (with its own copies of the tables)"
 
 # The application role (CREATE ROLE propagates to the workers).
 c "SET client_min_messages = warning; CREATE ROLE saas_app LOGIN" >/dev/null
@@ -295,7 +297,7 @@ ok $? "w3 added"
 # the application's grants must be given again.
 c "BEGIN; SET LOCAL citus.multi_shard_modify_mode = 'sequential'; SELECT saas.grant_app_access('saas_app'); COMMIT" >/dev/null
 ok $? "saas.grant_app_access() again after adding the worker"
-is "$(on w3 "SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'")" "0.3.0" \
+is "$(on w3 "SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'")" "$NEWEST" \
     "citus_add_node created saas_schema on the new worker"
 before_move=$(counts | cut -d' ' -f1-4)
 out=$(c "SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes')" 2>&1)
@@ -336,10 +338,10 @@ echo "# the same with citus.enable_unsafe_triggers = on (exit $rc):"
 echo "$out" | sed 's/^/#     /'
 is "$(c "SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'")/$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
     "0.2.0/0.2.0,0.2.0,0.2.0" "a table-changing update script (0.2.0 -> 0.1.0) on the distributed install fails and rolls back on every node"
-out=$(c "ALTER EXTENSION saas_schema UPDATE TO '0.3.0'" 2>&1)
-ok $? "ALTER EXTENSION saas_schema UPDATE TO '0.3.0' (upgrade) on the distributed install" || echo "$out" | sed 's/^/#   /'
+out=$(c "ALTER EXTENSION saas_schema UPDATE TO '$NEWEST'" 2>&1)
+ok $? "ALTER EXTENSION saas_schema UPDATE TO '$NEWEST' (upgrade) on the distributed install" || echo "$out" | sed 's/^/#   /'
 is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'\$\$)")" \
-    "0.3.0,0.3.0,0.3.0" "the upgrade ran on every worker"
+    "$NEWEST,$NEWEST,$NEWEST" "the upgrade ran on every worker"
 is "$(c "SELECT partmethod::text || ' ' || count(*) FROM pg_dist_partition GROUP BY partmethod ORDER BY 1" | tr '\n' ' ')" \
     "$dist_before" \
     "the tables stay distributed across the downgrade and upgrade"
