@@ -73,7 +73,7 @@ namespace {
 
 constexpr int kMaxPartitions = 32;    // partitions cached per session
 constexpr int kMaxOpenPartitions = 4; // partitions one inserter writes to
-constexpr int kMaxActive = 16;        // nested inserters (audited DML in a default...)
+constexpr int kMaxActive = 16;        // tracked inserters (one is active at a time)
 
 struct PartitionEntry {
     Oid relid;
@@ -415,18 +415,14 @@ DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     // distributed table whose rows live in shards on other nodes: only an
     // INSERT through the planner (SPI) reaches them.
     if (XactReadOnly || IsInParallelMode() || citus_preloaded()) return nullptr;
-    if (active_count == kMaxActive) return nullptr;
+    // An inserter inside another one (audited DML run by something the
+    // outer insert evaluates) would overwrite the shared row slot: SPI.
+    if (active_count > 0) return nullptr;
     register_callbacks();
     Relation parent = table_open(audit_logs, RowExclusiveLock);
     bool ok = parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE &&
               !has_insert_triggers(parent->trigdesc);
-    if (ok && (!cache.valid || cache.parent_oid != audit_logs)) {
-        // Never rebuilt under an active inserter, which uses its parts.
-        if (active_count == 0)
-            rebuild_cache(parent);
-        else
-            ok = false;
-    }
+    if (ok && (!cache.valid || cache.parent_oid != audit_logs)) rebuild_cache(parent);
     if (!ok || !cache.valid || !cache.usable) {
         table_close(parent, NoLock); // the lock is kept until the end of the transaction
         return nullptr;
