@@ -73,7 +73,6 @@ namespace {
 
 constexpr int kMaxPartitions = 32;    // partitions cached per session
 constexpr int kMaxOpenPartitions = 4; // partitions one inserter writes to
-constexpr int kMaxActive = 16;        // tracked inserters (one is active at a time)
 
 struct PartitionEntry {
     Oid relid;
@@ -93,6 +92,7 @@ struct SessionCache {
     EState *estate;
     TupleTableSlot *slot; // a row of the parent, virtual
     int natts;
+    int key_att;          // the partition key column (0-based)
     int *source;          // per parent column: index of the supplied value, or -1
     ExprState **defaults; // per parent column not supplied: its default, or nullptr
     int npartitions;
@@ -101,10 +101,10 @@ struct SessionCache {
 
 SessionCache cache;
 bool callbacks_registered = false;
-// Subtransactions of the active inserters, innermost last; a subtransaction
-// abort forgets those begun in it (their direct_end never runs).
-SubTransactionId active[kMaxActive];
-int active_count = 0;
+// At most one inserter is active (direct_begin declines inside another).  An
+// abort of its subtransaction or transaction ends it: its direct_end never runs.
+bool inserter_active = false;
+SubTransactionId active_subtransaction = InvalidSubTransactionId;
 
 void on_relcache_invalidation(Datum, Oid relid) {
     if (!cache.valid) return;
@@ -133,13 +133,11 @@ void on_transaction_end(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
         event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
         event == XACT_EVENT_PREPARE)
-        active_count = 0;
+        inserter_active = false;
 }
 
 void on_subtransaction_event(SubXactEvent event, SubTransactionId subid, SubTransactionId, void *) {
-    if (event != SUBXACT_EVENT_ABORT_SUB) return;
-    while (active_count > 0 && active[active_count - 1] >= subid)
-        active_count--;
+    if (event == SUBXACT_EVENT_ABORT_SUB && active_subtransaction >= subid) inserter_active = false;
 }
 
 void register_callbacks() {
@@ -248,6 +246,7 @@ void rebuild_cache(Relation parent) {
     bool routable = key != nullptr && key->strategy == PARTITION_STRATEGY_RANGE &&
                     key->partnatts == 1 && key->partattrs[0] != 0;
     if (routable && map_columns(parent)) {
+        cache.key_att = key->partattrs[0] - 1;
         cache.estate = CreateExecutorState();
         cache.slot =
             MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(parent)), &TTSOpsVirtual);
@@ -256,9 +255,8 @@ void rebuild_cache(Relation parent) {
     MemoryContextSwitchTo(old);
 }
 
-// A partition's entry, built the first time a row is routed to it, with its
-// indexes opened into indexes[] (the caller closes them).
-PartitionEntry *build_partition(Relation parent, Relation rel, Relation *indexes, int *opened) {
+// A partition's entry, built the first time a row is routed to it.
+PartitionEntry *build_partition(Relation parent, Relation rel) {
     if (cache.npartitions == kMaxPartitions) return nullptr;
     MemoryContext old = MemoryContextSwitchTo(cache.context);
     PartitionEntry *entry = &cache.partitions[cache.npartitions++];
@@ -278,14 +276,16 @@ PartitionEntry *build_partition(Relation parent, Relation rel, Relation *indexes
     IndexInfo **infos =
         static_cast<IndexInfo **>(palloc(sizeof(IndexInfo *) * Max(entry->nindexes, 1)));
     for (int i = 0; i < entry->nindexes; i++) {
-        indexes[i] = index_open(entry->index_oids[i], RowExclusiveLock);
-        (*opened)++;
-        infos[i] = BuildIndexInfo(indexes[i]);
+        // The lock taken here is kept; the caller opens the index again to use it.
+        Relation index = index_open(entry->index_oids[i], RowExclusiveLock);
+        infos[i] = BuildIndexInfo(index);
+        bool immediate = index->rd_index->indimmediate;
+        index_close(index, NoLock);
         // Exclusion constraints need a snapshot and deferred unique checks
         // need after-trigger events: leave both to the executor.  The
         // expressions of expression and partial indexes get ExprStates in the
         // cached EState (ExecInsertIndexTuples keeps them in the IndexInfo).
-        if (infos[i]->ii_ExclusionOps != nullptr || !indexes[i]->rd_index->indimmediate ||
+        if (infos[i]->ii_ExclusionOps != nullptr || !immediate ||
             expression_not_cacheable(reinterpret_cast<Node *>(infos[i]->ii_Expressions), nullptr) ||
             expression_not_cacheable(reinterpret_cast<Node *>(infos[i]->ii_Predicate), nullptr))
             usable = false;
@@ -349,18 +349,16 @@ OpenPartition *open_partition(DirectInserter *ins, Oid relid) {
     PartitionEntry *entry = nullptr;
     for (int p = 0; p < cache.npartitions; p++)
         if (cache.partitions[p].relid == relid) entry = &cache.partitions[p];
-    int nindexes = entry != nullptr ? entry->nindexes : list_length(RelationGetIndexList(op->rel));
-    op->indexes = static_cast<Relation *>(
-        MemoryContextAlloc(ins->context, sizeof(Relation) * Max(nindexes, 1)));
-    if (entry == nullptr) {
-        entry = build_partition(ins->parent, op->rel, op->indexes, &op->opened);
-    } else {
-        for (int i = 0; i < entry->nindexes; i++) {
-            op->indexes[i] = index_open(entry->index_oids[i], RowExclusiveLock);
-            op->opened++;
-        }
-    }
+    if (entry == nullptr) entry = build_partition(ins->parent, op->rel);
     if (!cache.valid || entry == nullptr || !entry->usable) return nullptr;
+    op->indexes = static_cast<Relation *>(
+        MemoryContextAlloc(ins->context, sizeof(Relation) * Max(entry->nindexes, 1)));
+    for (int i = 0; i < entry->nindexes; i++) {
+        op->indexes[i] = index_open(entry->index_oids[i], RowExclusiveLock);
+        op->opened++;
+    }
+    // So may taking the indexes' locks.
+    if (!cache.valid) return nullptr;
     op->entry = entry;
     return op;
 }
@@ -387,10 +385,9 @@ Oid route(Relation parent, Datum key, bool key_is_null) {
 
 // Inserts the row in cache.slot; false (nothing inserted) to decline.
 bool insert_slot(DirectInserter *ins) {
-    PartitionKey partkey = RelationGetPartitionKey(ins->parent);
-    int key_att = partkey->partattrs[0] - 1;
     TupleTableSlot *slot = cache.slot;
-    Oid relid = route(ins->parent, slot->tts_values[key_att], slot->tts_isnull[key_att]);
+    Oid relid =
+        route(ins->parent, slot->tts_values[cache.key_att], slot->tts_isnull[cache.key_att]);
     if (!OidIsValid(relid)) return false;
     OpenPartition *op = open_partition(ins, relid);
     if (op == nullptr) return false;
@@ -417,7 +414,7 @@ DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     if (XactReadOnly || IsInParallelMode() || citus_preloaded()) return nullptr;
     // An inserter inside another one (audited DML run by something the
     // outer insert evaluates) would overwrite the shared row slot: SPI.
-    if (active_count > 0) return nullptr;
+    if (inserter_active) return nullptr;
     register_callbacks();
     Relation parent = table_open(audit_logs, RowExclusiveLock);
     bool ok = parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE &&
@@ -432,7 +429,8 @@ DirectInserter *direct_begin(Oid audit_logs, Oid owner) {
     ins->owner = owner;
     ins->parent = parent;
     ins->context = CurrentMemoryContext;
-    active[active_count++] = GetCurrentSubTransactionId();
+    inserter_active = true;
+    active_subtransaction = GetCurrentSubTransactionId();
     return ins;
 }
 
@@ -489,7 +487,7 @@ void direct_end(DirectInserter *ins) {
         table_close(op.rel, NoLock);
     }
     table_close(ins->parent, NoLock);
-    if (active_count > 0) active_count--;
+    inserter_active = false;
 }
 
 #else // not PostgreSQL 15: always the SPI path
