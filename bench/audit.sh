@@ -171,17 +171,21 @@ SELECT nextval('bench.delete_seq') AS d \gset
 DELETE FROM bench.tasks WHERE n = :d;
 EOF2
 
+# median: the median of the numbers on stdin, one per line.
+median() {
+    sort -n | awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'
+}
+
 # median_tps LOGFILE: median of pgbench -P 1 progress samples; pgbench's own
 # summary tps when the run was too short for two samples.
 median_tps() {
     local samples
-    samples="$(grep -o 'progress: [0-9.]* s, [0-9.]* tps' "$1" | awk '{print $4}' | sort -n || true)"
+    samples="$(grep -o 'progress: [0-9.]* s, [0-9.]* tps' "$1" | awk '{print $4}' || true)"
     if [ "$(printf '%s\n' "$samples" | grep -c .)" -lt 2 ]; then
         grep -o 'tps = [0-9.]*' "$1" | awk '{printf "%.1f\n", $3}' | tail -1
         return
     fi
-    printf '%s\n' "$samples" |
-        awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'
+    printf '%s\n' "$samples" | median
 }
 
 # With one client and at least two CPUs, the server's new backend runs on
@@ -257,8 +261,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r of $ROUNDS done" >&2
 done
 median_of() { # variant workload
-    awk -v v="$1" -v w="$2" '$1==v && $2==w {print $3}' "$RAW" | sort -n |
-        awk '{x[NR]=$1} END {if (NR%2) {print x[(NR+1)/2]} else {printf "%.1f\n", (x[NR/2]+x[NR/2+1])/2}}'
+    awk -v v="$1" -v w="$2" '$1==v && $2==w {print $3}' "$RAW" | median
 }
 echo "actor set: ${BENCH_ACTOR:-0}; 1-client runs pinned: $PIN; rounds: $ROUNDS; seconds per pgbench run: $SECONDS_PER_RUN; rows: $ROWS"
 printf "%-20s %10s %10s %10s %10s %10s %12s %12s %12s %12s\n" variant update1 update2 insert delete bulk_ms bytes/update \
