@@ -92,10 +92,8 @@ for t in t_none t_row t_stmt; do
     printf '\\set r random(1, %d)\nUPDATE bench.%s SET priority = priority + 1, updated_at = now() WHERE n = :r;\n' \
         "$ROWS" "$t" >"$WORK/upd_$t.sql"
 done
-median_tps() {
-    grep -o 'progress: [0-9.]* s, [0-9.]* tps' "$1" | awk '{print $4}' | sort -n |
-        awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'
-}
+median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'; }
+median_tps() { grep -o 'progress: [0-9.]* s, [0-9.]* tps' "$1" | awk '{print $4}' | median; }
 cpu_of() { # build, SQL...: backend CPU ms of the statements
     local b=$1; shift
     local args=(-c "SELECT bench.cpu_ticks()")
@@ -129,7 +127,6 @@ echo "raw measurements:"
 cat "$RAW"
 echo
 echo "A = ${TREE[A]}, B = ${TREE[B]}; medians of $ROUNDS rounds"
-median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) {print v[(NR+1)/2]} else {printf "%.1f\n", (v[NR/2]+v[NR/2+1])/2}}'; }
 printf "%-16s %-10s %10s %10s\n" metric table A B
 for metric in wall_update_tps cpu_update_us wall_bulk_ms cpu_bulk_ms; do
     for t in t_none t_row t_stmt t_plpgsql; do
