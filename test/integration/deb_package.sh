@@ -35,7 +35,7 @@ ok $? "built $(basename "${debfile:-none}")"
 
 depends=$(dpkg-deb -f "$debfile" Depends)
 echo "#   Depends: $depends"
-echo "$depends" | grep -q "postgresql-15"
+grep -q "postgresql-15" <<<"$depends"
 ok $? "depends on postgresql-15"
 ! echo "$depends" | grep -Eq "fmt|-dev|g\+\+|gcc \(|make|cmake"
 ok $? "depends on no build tool and no libfmt (fmt is header-only)"

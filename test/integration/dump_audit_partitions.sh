@@ -8,6 +8,6 @@ out=$(bash "$REPO_ROOT/test/dump_audit_partitions.sh" 2>&1)
 rc=$?
 echo "$out" | tail -15 | sed 's/^/#   /'
 ok $rc "audit partitions and rows round-trip exactly; restores add no audit row"
-echo "$out" | grep -q "^PASS"
+grep -q "^PASS" <<<"$out"
 ok $? "the round-trip script reports PASS"
 done_testing

@@ -31,7 +31,10 @@ if git rev-parse HEAD >/dev/null 2>&1; then
     zip="$tmp/clone/saas_schema-$control.zip"
     listing=$(python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$zip" 2>/dev/null)
     for f in saas_schema.control Makefile META.json README.md "sql/saas_schema--$control.sql" src/boundary.hpp; do
-        echo "$listing" | grep -qx "saas_schema-$control/$f"
+        # A here-string, not a pipe: grep -q exits at the first match, and
+        # under pipefail the SIGPIPE that echo then gets (the listing is more
+        # than one stdio buffer) would fail the check.
+        grep -qx "saas_schema-$control/$f" <<<"$listing"
         ok $? "archive contains saas_schema-$control/$f"
     done
 else
