@@ -58,14 +58,21 @@ else
     echo "$PASSED passed, $FAILED failed"
     exit 1
 fi
-if cmake -S . -B "$WORK/cmake" -DSAAS_WERROR=ON -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 &&
-    cmake --build "$WORK/cmake" >>"$WORK/cmake.log" 2>&1 &&
+# CMake must build the same library (same exported symbols) and generate the
+# same SQL scripts as the Makefile.
+same_as_make() {
     cmp -s <(nm -D --defined-only "$WORK/cmake/saas_schema.so" | awk '$2=="T"{print $3}' | sort) \
-        <(nm -D --defined-only saas_schema.so | awk '$2=="T"{print $3}' | sort); then
-    record 0 "build: CMake builds the same library (same exported symbols)"
+        <(nm -D --defined-only saas_schema.so | awk '$2=="T"{print $3}' | sort) || return 1
+    [ "$(cd "$WORK/cmake" && ls sql/saas_schema--*.sql)" = "$(ls sql/saas_schema--*.sql)" ] || return 1
+    local f
+    for f in sql/saas_schema--*.sql; do cmp -s "$f" "$WORK/cmake/$f" || return 1; done
+}
+if cmake -S . -B "$WORK/cmake" -DSAAS_WERROR=ON -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 &&
+    cmake --build "$WORK/cmake" >>"$WORK/cmake.log" 2>&1 && same_as_make; then
+    record 0 "build: CMake builds the same library (same exported symbols) and the same SQL scripts"
 else
     tail -20 "$WORK/cmake.log"
-    record 1 "build: CMake builds the same library (same exported symbols)"
+    record 1 "build: CMake builds the same library (same exported symbols) and the same SQL scripts"
 fi
 
 echo "== cluster"
@@ -121,6 +128,32 @@ for t in test/integration/*.sh; do
     else
         sed 's/^/    /' "$out" | tail -60
         record 1 "$n (exit $rc, $noks of $((oks + noks)) checks failed)"
+    fi
+done
+
+echo "== TAP (test/t)"
+# Cluster-level tests on PostgreSQL::Test::Cluster; they run as the server's
+# OS user (initdb refuses root).
+# They read the tests from a copy the postgres OS user can read (a clone
+# under /root is not).
+tapdir="$WORK/tap"
+mkdir -p "$tapdir" "$WORK/repo"
+cp -a test scripts sql saas_schema.control "$WORK/repo/"
+chmod -R a+rX "$WORK/repo"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$tapdir"
+for t in test/t/*.pl; do
+    n="$(basename "$t" .pl)"
+    selected "$n" || continue
+    out="$WORK/$n.tap"
+    as_pg_owner env PATH="$PGBIN:$PATH" TESTDIR="$tapdir" \
+        PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
+        timeout 1200 prove -I "$(dirname "$("$PG_CONFIG" --pgxs)")/../test/perl" "$WORK/repo/$t" >"$out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        record 0 "$n ($(sed -n 's/^Files=1, Tests=\([0-9]*\),.*/\1/p' "$out") checks)"
+    else
+        tail -60 "$out" | sed 's/^/    /'
+        record 1 "$n (prove exit $rc)"
     fi
 done
 
