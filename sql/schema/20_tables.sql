@@ -14,6 +14,27 @@
 --    no SET NULL / SET DEFAULT / ON UPDATE actions (Citus forbids them on
 --    distributed composite keys).
 
+-- The tables are the DBA's (95_ownership.sql), so DROP EXTENSION ... CASCADE
+-- leaves them and their rows behind.  Creating the extension again over them
+-- is refused here, before anything is created, rather than half-way through.
+DO $do$
+DECLARE
+    existing text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('saas.%I', c.relname), ', ' ORDER BY c.relname) INTO existing
+      FROM pg_catalog.pg_class AS c
+     WHERE c.relnamespace = 'saas'::pg_catalog.regnamespace
+       AND c.relname IN ('organizations', 'users', 'projects', 'tasks', 'task_comments', 'tags', 'task_tags',
+                         'ticket_categories', 'tickets', 'ticket_comments', 'ticket_tags', 'audit_logs');
+    IF existing IS NOT NULL THEN
+        RAISE EXCEPTION 'schema saas already holds tables of saas_schema: %', existing
+            USING ERRCODE = 'duplicate_table',
+                  DETAIL = 'DROP EXTENSION saas_schema CASCADE keeps the tables and their rows; CREATE EXTENSION creates its own.',
+                  HINT = 'Move the old tables out of the way first (ALTER TABLE ... SET SCHEMA, or rename schema saas), create the extension, then copy the rows over.';
+    END IF;
+END
+$do$;
+
 CREATE TYPE saas.ticket_status AS ENUM ('open', 'in_progress', 'closed');
 COMMENT ON TYPE saas.ticket_status IS 'Lifecycle of a support ticket.';
 
@@ -406,16 +427,3 @@ CREATE INDEX idx_ticket_comments_ticket_id_active ON saas.ticket_comments (organ
     WHERE deleted_at IS NULL;
 
 CREATE INDEX idx_ticket_tags_tag_id ON saas.ticket_tags (organization_id, tag_id);
-
--- An extension's tables are dumped empty by pg_dump unless registered.
-SELECT pg_catalog.pg_extension_config_dump('saas.organizations', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.users', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.projects', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.tasks', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.task_comments', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.tags', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.task_tags', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.ticket_categories', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.tickets', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.ticket_comments', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.ticket_tags', '');

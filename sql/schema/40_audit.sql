@@ -33,10 +33,9 @@ CREATE TABLE saas.audit_logs (
     CONSTRAINT chk_audit_logs_values_present CHECK (old_values IS NOT NULL OR new_values IS NOT NULL)
 ) PARTITION BY RANGE (created_at);
 
--- Keys and indexes are per partition, not on the parent: the parent is an
--- extension member, so pg_dump does not dump it, and a restore's ATTACH of a
--- dumped monthly partition would clone the parent's indexes and then fail on
--- the partition's own dumped indexes ("already exists").  Each partition's
+-- Keys and indexes are per partition, not on the parent (a choice from when
+-- the parent was an extension member that pg_dump did not dump; it is kept
+-- so that every released version has the same partitions).  Each partition's
 -- primary key includes the partition key created_at, so per-partition keys
 -- are exactly as unique as a key on the parent.  saas.audit_create_partitions()
 -- creates the same key and indexes on every partition:
@@ -71,13 +70,6 @@ COMMENT ON COLUMN saas.audit_logs.changed_columns IS 'UPDATE family: changed col
 COMMENT ON COLUMN saas.audit_logs.transaction_id IS 'Top-level transaction id (txid_current() semantics).';
 COMMENT ON COLUMN saas.audit_logs.created_at IS 'When the change was made (clock_timestamp()).';
 COMMENT ON COLUMN saas.audit_logs.metadata IS 'app.request_metadata of the session (a JSON object), {} when unset.';
-
--- Extension members are not dumped by pg_dump unless registered: the parent
--- and the default partition are.  Partitions added later by
--- saas.audit_create_partitions() are not members and are dumped as ordinary
--- tables attached to the parent.
-SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs', '');
-SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs_default', '');
 
 -- Refuses UPDATE, DELETE and TRUNCATE.  The only exception is the partition
 -- maintenance of saas.audit_create_partitions(), which moves rows out of the
@@ -405,11 +397,18 @@ $$;
 COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text) IS 'Installs the audit trigger on a table (idempotent). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations). Columns named password_hash are never recorded.';
 
 -- A record's audit rows, oldest first.
-CREATE FUNCTION saas.record_history(tbl regclass, id uuid) RETURNS SETOF saas.audit_logs
+-- (Its result columns are spelled out rather than SETOF saas.audit_logs: an
+-- extension function must not depend on a table that is the DBA's, see
+-- 95_ownership.sql.)
+CREATE FUNCTION saas.record_history(tbl regclass, id uuid)
+    RETURNS TABLE (id uuid, organization_id uuid, table_name text, record_id uuid, action text,
+                   user_id uuid, old_values jsonb, new_values jsonb, changed_columns text[],
+                   transaction_id bigint, created_at timestamptz, metadata jsonb)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, saas, pg_temp
 AS $$
-    SELECT a.*
+    SELECT a.id, a.organization_id, a.table_name, a.record_id, a.action, a.user_id, a.old_values,
+           a.new_values, a.changed_columns, a.transaction_id, a.created_at, a.metadata
       FROM saas.audit_logs a
      WHERE a.record_id OPERATOR(pg_catalog.=) record_history.id
        AND a.table_name OPERATOR(pg_catalog.=) saas.audit_table_name(record_history.tbl)

@@ -1,0 +1,88 @@
+-- saas_schema 0.4.0 -> 0.5.0: the tables, views and the ticket_status type
+-- become the DBA's (see sql/schema/95_ownership.sql): they stop being
+-- extension members, so pg_dump dumps their definitions and every
+-- customisation, and DROP EXTENSION can no longer drop a row.  Rows,
+-- columns, indexes, constraints, triggers, policies, comments and grants all
+-- stay exactly as they are.
+
+-- record_history's result becomes a column list instead of SETOF
+-- saas.audit_logs (a function of the extension must not depend on a table
+-- that is not).  The result type changes, so the function is dropped and
+-- created again; the grants it had are given back.
+CREATE TEMP TABLE saas_kept_acl ON COMMIT DROP AS
+    SELECT p.proacl AS acl FROM pg_catalog.pg_proc AS p
+     WHERE p.oid = 'saas.record_history(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure;
+DROP FUNCTION saas.record_history(pg_catalog.regclass, uuid);
+--#create record_history
+--#create _regrant
+SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)', (SELECT k.acl FROM saas_kept_acl AS k));
+
+--#create _ddl_command_start
+--#create _remember_pristine_objects
+--#create _allow_member_repair
+
+CREATE TABLE saas._extension_functions (
+    function_identity  text  NOT NULL,
+    definition         text  NOT NULL,
+    description        text,
+    CONSTRAINT pk_extension_functions PRIMARY KEY (function_identity)
+);
+COMMENT ON TABLE saas._extension_functions IS
+    'Internal: every function of extension saas_schema as shipped (pg_get_functiondef and comment), written by the install and update scripts.';
+REVOKE ALL ON saas._extension_functions FROM PUBLIC;
+
+--#create _record_extension_functions
+--#create repair_extension_member
+--#create _release_data_objects
+
+-- The tables become ordinary tables; their pg_extension_config_dump
+-- registrations go with their membership.
+SELECT saas._release_data_objects();
+
+-- Every other function is created again as 0.5.0 ships it, so that what
+-- saas._extension_functions records as shipped is what the extension
+-- shipped, whatever was changed by hand before.
+--#replace uuid_generate_v7
+--#replace uuid_v7_to_timestamptz
+--#replace uuid_v7_lower_bound
+--#replace assign_ticket_number
+--#replace set_updated_at
+--#replace enable_updated_at
+--#replace disable_updated_at
+--#replace audit_logs_guard
+--#replace audit_create_partitions
+--#replace audit_drop_partitions
+--#replace audit_trigger
+--#replace audit_table_name
+--#replace disable_audit
+--#replace enable_audit
+--#replace record_as_of
+--#replace current_tenant_id
+--#replace _require_transaction_block
+--#replace set_tenant
+--#replace set_actor
+--#replace _tenant_column
+--#replace enable_tenant_isolation
+--#replace disable_tenant_isolation
+--#replace grant_app_access
+--#replace _app_functions
+--#replace current_actor_id
+--#replace _check_soft_deletable
+--#replace _soft_delete_children
+--#replace _soft_delete_cascade
+--#replace _soft_delete_target
+--#replace soft_delete
+--#replace restore
+--#replace purge_soft_deleted
+--#replace set_not_null_safely
+--#replace lint
+--#replace _mask_volatile
+--#replace audit_trail
+--#replace distribute
+--#changed-functions
+SELECT saas._record_extension_functions(NULL);
+
+CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
+    EXECUTE FUNCTION saas._ddl_command_start();
+COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
+    'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';

@@ -1,0 +1,58 @@
+-- saas_schema 0.5.0 -> 0.4.0 (downgrade): the tables, views and the
+-- ticket_status type become extension members again, registered with
+-- pg_extension_config_dump for their rows, as 0.4.0 had them.  Rows and
+-- customisations stay in the database, but from then on pg_dump dumps only
+-- the rows of those tables, not what was added to them: dump with 0.5.0.
+-- (A table of 0.4.0 that was dropped in the meantime stops the downgrade.)
+
+DROP EVENT TRIGGER saas_schema_ddl_command_start;
+
+ALTER EXTENSION saas_schema ADD TYPE saas.ticket_status;
+ALTER EXTENSION saas_schema ADD TABLE saas.organizations;
+ALTER EXTENSION saas_schema ADD TABLE saas.users;
+ALTER EXTENSION saas_schema ADD TABLE saas.projects;
+ALTER EXTENSION saas_schema ADD TABLE saas.tasks;
+ALTER EXTENSION saas_schema ADD TABLE saas.task_comments;
+ALTER EXTENSION saas_schema ADD TABLE saas.tags;
+ALTER EXTENSION saas_schema ADD TABLE saas.task_tags;
+ALTER EXTENSION saas_schema ADD TABLE saas.ticket_categories;
+ALTER EXTENSION saas_schema ADD TABLE saas.tickets;
+ALTER EXTENSION saas_schema ADD TABLE saas.ticket_comments;
+ALTER EXTENSION saas_schema ADD TABLE saas.ticket_tags;
+ALTER EXTENSION saas_schema ADD TABLE saas.audit_logs;
+ALTER EXTENSION saas_schema ADD TABLE saas.audit_logs_default;
+ALTER EXTENSION saas_schema ADD VIEW saas.active_projects;
+ALTER EXTENSION saas_schema ADD VIEW saas.active_tasks;
+ALTER EXTENSION saas_schema ADD VIEW saas.active_task_comments;
+ALTER EXTENSION saas_schema ADD VIEW saas.active_tickets;
+ALTER EXTENSION saas_schema ADD VIEW saas.active_ticket_comments;
+SELECT pg_catalog.pg_extension_config_dump('saas.organizations', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.users', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.projects', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.tasks', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.task_comments', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.tags', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.task_tags', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.ticket_categories', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.tickets', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.ticket_comments', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.ticket_tags', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs', '');
+SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs_default', '');
+
+-- record_history returns SETOF saas.audit_logs again, with its grants.
+CREATE TEMP TABLE saas_kept_acl ON COMMIT DROP AS
+    SELECT p.proacl AS acl FROM pg_catalog.pg_proc AS p
+     WHERE p.oid = 'saas.record_history(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure;
+DROP FUNCTION saas.record_history(pg_catalog.regclass, uuid);
+--#create record_history
+SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)', (SELECT k.acl FROM saas_kept_acl AS k));
+
+DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
+DROP FUNCTION saas._release_data_objects();
+DROP FUNCTION saas.repair_extension_member(text);
+DROP FUNCTION saas._record_extension_functions(name[]);
+DROP TABLE saas._extension_functions;
+DROP FUNCTION saas._allow_member_repair();
+DROP FUNCTION saas._remember_pristine_objects();
+DROP FUNCTION saas._ddl_command_start();
