@@ -180,6 +180,7 @@ BEGIN
          WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
            AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema')
            AND (c.relkind IN ('r', 'p', 'v') OR t.typtype IN ('e', 'c', 'd'))
+           AND COALESCE(c.relnamespace, t.typnamespace) = 'saas'::pg_catalog.regnamespace
            AND COALESCE(c.relname, t.typname) !~ '^_'
          ORDER BY 1, 2
     LOOP

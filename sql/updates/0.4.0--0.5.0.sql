@@ -7,15 +7,16 @@
 
 -- record_history's result becomes a column list instead of SETOF
 -- saas.audit_logs (a function of the extension must not depend on a table
--- that is not).  The result type changes, so the function is dropped and
--- created again; the grants it had are given back.
-CREATE TEMP TABLE saas_kept_acl ON COMMIT DROP AS
-    SELECT p.proacl AS acl FROM pg_catalog.pg_proc AS p
-     WHERE p.oid = 'saas.record_history(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure;
-DROP FUNCTION saas.record_history(pg_catalog.regclass, uuid);
+-- that is not).  The result type changes, so the function is created anew
+-- (the old one renamed out of the way, then dropped) with the grants the
+-- old one had.
+ALTER FUNCTION saas.record_history(pg_catalog.regclass, uuid) RENAME TO _record_history_replaced;
 --#create record_history
 --#create _regrant
-SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)', (SELECT k.acl FROM saas_kept_acl AS k));
+SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 
 --#create _ddl_command_start
 --#create _remember_pristine_objects

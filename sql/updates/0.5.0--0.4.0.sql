@@ -41,12 +41,12 @@ SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs_default', '');
 
 -- record_history returns SETOF saas.audit_logs again, with its grants.
-CREATE TEMP TABLE saas_kept_acl ON COMMIT DROP AS
-    SELECT p.proacl AS acl FROM pg_catalog.pg_proc AS p
-     WHERE p.oid = 'saas.record_history(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure;
-DROP FUNCTION saas.record_history(pg_catalog.regclass, uuid);
+ALTER FUNCTION saas.record_history(pg_catalog.regclass, uuid) RENAME TO _record_history_replaced;
 --#create record_history
-SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)', (SELECT k.acl FROM saas_kept_acl AS k));
+SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
 DROP FUNCTION saas._release_data_objects();
