@@ -44,43 +44,59 @@ REVOKE EXECUTE ON FUNCTION saas._allow_member_repair() FROM PUBLIC;
 -- The extension's functions as installed or last updated, so that
 -- saas.lint() can report one that was changed since (a restore would bring
 -- back the shipped one) and saas.repair_extension_member() can put it back.
--- A member without pg_extension_config_dump: a restore's CREATE EXTENSION
--- fills it afresh.
-CREATE TABLE saas._extension_functions (
-    function_identity  text  NOT NULL,
-    definition         text  NOT NULL,
-    description        text,
-    CONSTRAINT pk_extension_functions PRIMARY KEY (function_identity)
-);
-COMMENT ON TABLE saas._extension_functions IS
+-- Its body is the data: saas._record_extension_functions() writes it, in the
+-- install and update scripts, so it is an extension member like the
+-- functions it describes and a restore's CREATE EXTENSION writes it afresh.
+CREATE FUNCTION saas._shipped_functions()
+    RETURNS TABLE (function_identity text, definition text, description text)
+    LANGUAGE sql IMMUTABLE
+    AS $fn$ SELECT NULL::text, NULL::text, NULL::text WHERE false $fn$;
+COMMENT ON FUNCTION saas._shipped_functions() IS
     'Internal: every function of extension saas_schema as shipped (pg_get_functiondef and comment), written by the install and update scripts.';
-REVOKE ALL ON saas._extension_functions FROM PUBLIC;
 
 -- Records the named functions of the extension (all of them when names is
--- NULL) as they are now; the install script and every update script call it
--- for the functions they create.
+-- NULL) as they are now, keeping what was recorded of the others; the
+-- install script and every update script call it for the functions they
+-- create.
 CREATE FUNCTION saas._record_extension_functions(names name[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $fn$
+DECLARE
+    recorded text;
 BEGIN
-    DELETE FROM saas._extension_functions AS f
-     WHERE pg_catalog.to_regprocedure(f.function_identity) IS NULL;
-    INSERT INTO saas._extension_functions AS f (function_identity, definition, description)
-    SELECT p.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(p.oid),
-           pg_catalog.obj_description(p.oid, 'pg_proc')
-      FROM pg_catalog.pg_depend AS d
-      JOIN pg_catalog.pg_proc AS p ON p.oid = d.objid
-     WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
-       AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-       AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema')
-       AND (names IS NULL OR p.proname = ANY (names))
-    ON CONFLICT (function_identity)
-       DO UPDATE SET definition = EXCLUDED.definition, description = EXCLUDED.description;
+    WITH members AS (
+        SELECT p.oid, p.proname
+          FROM pg_catalog.pg_depend AS d
+          JOIN pg_catalog.pg_proc AS p ON p.oid = d.objid
+         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
+           AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+           AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema')
+           AND p.proname <> '_shipped_functions'
+    ), entries AS (
+        SELECT s.function_identity, s.definition, s.description
+          FROM saas._shipped_functions() AS s
+          JOIN members AS m ON m.oid = pg_catalog.to_regprocedure(s.function_identity)
+         WHERE names IS NOT NULL AND m.proname <> ALL (names)
+        UNION ALL
+        SELECT m.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(m.oid),
+               pg_catalog.obj_description(m.oid, 'pg_proc')
+          FROM members AS m
+         WHERE names IS NULL OR m.proname = ANY (names)
+    )
+    SELECT pg_catalog.string_agg(pg_catalog.format('(%L::text, %L::text, %L::text)', e.function_identity,
+                                                   e.definition, e.description),
+                                 E',\n' ORDER BY e.function_identity)
+      INTO recorded FROM entries AS e;
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION saas._shipped_functions() '
+        'RETURNS TABLE (function_identity text, definition text, description text) '
+        'LANGUAGE sql IMMUTABLE AS %L',
+        'SELECT * FROM (VALUES ' || recorded || ') AS f(function_identity, definition, description)');
 END
 $fn$;
 COMMENT ON FUNCTION saas._record_extension_functions(name[]) IS
-    'Internal: records the current definition of the named functions of the extension (all when NULL) in saas._extension_functions.';
+    'Internal: records the current definition of the named functions of the extension (all when NULL) in saas._shipped_functions().';
 REVOKE EXECUTE ON FUNCTION saas._record_extension_functions(name[]) FROM PUBLIC;
 
 -- Puts one of the extension's functions back as shipped: definition,
@@ -91,12 +107,12 @@ CREATE FUNCTION saas.repair_extension_member(function_identity text) RETURNS tex
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
-    shipped saas._extension_functions;
+    shipped record;
     extension_oid oid;
     extension_owner regrole;
     fn regprocedure;
 BEGIN
-    SELECT * INTO shipped FROM saas._extension_functions AS f
+    SELECT * INTO shipped FROM saas._shipped_functions() AS f
      WHERE f.function_identity = repair_extension_member.function_identity;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'saas.repair_extension_member: % is not a function of extension saas_schema',

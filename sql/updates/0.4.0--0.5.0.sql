@@ -22,16 +22,7 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create _remember_pristine_objects
 --#create _allow_member_repair
 
-CREATE TABLE saas._extension_functions (
-    function_identity  text  NOT NULL,
-    definition         text  NOT NULL,
-    description        text,
-    CONSTRAINT pk_extension_functions PRIMARY KEY (function_identity)
-);
-COMMENT ON TABLE saas._extension_functions IS
-    'Internal: every function of extension saas_schema as shipped (pg_get_functiondef and comment), written by the install and update scripts.';
-REVOKE ALL ON saas._extension_functions FROM PUBLIC;
-
+--#create _shipped_functions
 --#create _record_extension_functions
 --#create repair_extension_member
 --#create _release_data_objects

@@ -2,7 +2,7 @@
 -- enable/disable validation, cache invalidation, partitions, atomicity and
 -- the append-only guard.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 \set SHOW_CONTEXT never

@@ -5,7 +5,7 @@
 -- saas.record_as_of() must rebuild each row's state at every step from the
 -- audit log alone.  Only aggregate results are printed.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 SET TimeZone = 'Europe/Paris';

@@ -6,7 +6,7 @@
 -- Which path wrote a row shows in its cmin: the direct path inserts with the
 -- command id of the audited change; SPI increments the command counter first.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 \set SHOW_CONTEXT never
@@ -241,4 +241,4 @@ DROP ROLE saas_direct_app;
 
 SET client_min_messages = warning;
 DROP SCHEMA app CASCADE;
-DROP EXTENSION saas_schema CASCADE;
+DROP SCHEMA saas CASCADE;

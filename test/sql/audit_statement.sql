@@ -1,7 +1,7 @@
 -- Statement mode (FOR EACH STATEMENT with transition tables) writes exactly
 -- the audit rows row mode writes, for the same statements.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 \set SHOW_CONTEXT never

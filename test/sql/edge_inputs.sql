@@ -6,7 +6,7 @@
 -- and to_jsonb, a 1,600-column table, multi-MB TOASTed values, arrays of
 -- composites.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
 SET TIME ZONE 'UTC';
