@@ -259,25 +259,52 @@ void check_function_create(CreateFunctionStmt *stmt, Oid extension) {
     ReleaseSysCacheList(candidates);
 }
 
+// Whether a function is one the extension ships (saas._shipped_functions()).
+bool shipped_function(Oid function) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid argtypes[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(function)};
+    int rc = SPI_execute_with_args(
+        "SELECT EXISTS (SELECT FROM saas._shipped_functions() AS s "
+        "WHERE pg_catalog.to_regprocedure(s.function_identity) OPERATOR(pg_catalog.=) $1)",
+        1, argtypes, values, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    bool shipped = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    return shipped;
+}
+
 // ALTER EXTENSION saas_schema ADD/DROP: which objects belong to the extension
 // decides what pg_dump dumps, so it is not for changing by hand.  The one
-// direction allowed is DROP of a table, view or type that someone added
-// (they are never the extension's own; dropping them from it makes pg_dump
-// dump them again).
+// direction allowed is dropping from it what is not its own (what someone
+// added by hand: dropping it from the extension makes pg_dump dump it
+// again).  Putting back what was removed is saas.repair_extension_member().
 void check_extension_contents(AlterExtensionContentsStmt *stmt) {
     if (strcmp(stmt->extname, kExtension) != 0) return;
-    bool releasing_data = stmt->action < 0 && (stmt->objtype == OBJECT_TABLE || stmt->objtype == OBJECT_VIEW ||
-                                               stmt->objtype == OBJECT_TYPE || stmt->objtype == OBJECT_SEQUENCE);
-    if (releasing_data) return;
+    if (stmt->action < 0) {
+        bool own = false;
+        if (stmt->objtype == OBJECT_FUNCTION || stmt->objtype == OBJECT_PROCEDURE ||
+            stmt->objtype == OBJECT_ROUTINE) {
+            Relation relation = nullptr;
+            ObjectAddress address =
+                get_object_address(stmt->objtype, stmt->object, &relation, AccessShareLock, true);
+            if (relation != nullptr) relation_close(relation, AccessShareLock);
+            own = OidIsValid(address.objectId) && shipped_function(address.objectId);
+        } else if (stmt->objtype == OBJECT_EVENT_TRIGGER) {
+            own = true;
+        }
+        if (!own) return;
+    }
     ereport(ERROR,
             (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("cannot %s objects %s extension %s", stmt->action > 0 ? "add" : "drop",
-                    stmt->action > 0 ? "to" : "from", kExtension),
-             errdetail("The extension's members are its functions and catalog, recreated by CREATE "
-                       "EXTENSION on restore; everything else is dumped by pg_dump. Moving an "
-                       "object across that line makes the next restore lose it or fail on it."),
-             errhint("Leave your objects outside the extension; saas.lint() reports objects "
-                     "whose membership was changed before.")));
+             stmt->action > 0 ? errmsg("cannot add objects to extension %s", kExtension)
+                              : errmsg("cannot drop objects of its own from extension %s", kExtension),
+             errdetail("The extension's own objects are recreated by CREATE EXTENSION on restore and "
+                       "everything else is dumped by pg_dump: an object moved across that line is lost "
+                       "or duplicated by the next restore."),
+             errhint("Leave your objects outside the extension; saas.lint() reports objects whose "
+                     "membership was changed before, with the fix.")));
 }
 
 // What the extension's code refers to by name.
@@ -335,7 +362,7 @@ const char *saas_table_name(RangeVar *rv) {
 
 void check_rename(RenameStmt *stmt, Oid extension) {
     if (stmt->renameType == OBJECT_SCHEMA) {
-        if (strcmp(strVal(stmt->object), kSchema) == 0)
+        if (stmt->subname != nullptr && strcmp(stmt->subname, kSchema) == 0)
             ereport(ERROR,
                     (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                      errmsg("cannot rename schema %s: extension %s lives in it", kSchema, kExtension),

@@ -54,6 +54,16 @@ CREATE FUNCTION saas._shipped_functions()
 COMMENT ON FUNCTION saas._shipped_functions() IS
     'Internal: every function of extension saas_schema as shipped (pg_get_functiondef and comment), written by the install and update scripts.';
 
+-- A function's definition as pg_get_functiondef gives it with a fixed
+-- search_path (it names types relative to the search_path), so that what is
+-- recorded and what saas.lint() compares it with are written alike.
+CREATE FUNCTION saas._function_definition(fn regprocedure) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$ SELECT pg_catalog.pg_get_functiondef(fn) $fn$;
+COMMENT ON FUNCTION saas._function_definition(regprocedure) IS
+    'Internal: pg_get_functiondef under a fixed search_path.';
+
 -- Records the named functions of the extension (all of them when names is
 -- NULL) as they are now, keeping what was recorded of the others; the
 -- install script and every update script call it for the functions they
@@ -79,7 +89,7 @@ BEGIN
           JOIN members AS m ON m.oid = pg_catalog.to_regprocedure(s.function_identity)
          WHERE names IS NOT NULL AND m.proname <> ALL (names)
         UNION ALL
-        SELECT m.oid::pg_catalog.regprocedure::text, pg_catalog.pg_get_functiondef(m.oid),
+        SELECT m.oid::pg_catalog.regprocedure::text, saas._function_definition(m.oid),
                pg_catalog.obj_description(m.oid, 'pg_proc')
           FROM members AS m
          WHERE names IS NULL OR m.proname = ANY (names)

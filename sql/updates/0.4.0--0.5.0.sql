@@ -23,6 +23,7 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create _allow_member_repair
 
 --#create _shipped_functions
+--#create _function_definition
 --#create _record_extension_functions
 --#create repair_extension_member
 --#create _release_data_objects

@@ -53,6 +53,7 @@ DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);
 DROP FUNCTION saas._record_extension_functions(name[]);
 DROP FUNCTION saas._shipped_functions();
+DROP FUNCTION saas._function_definition(regprocedure);
 DROP FUNCTION saas._allow_member_repair();
 DROP FUNCTION saas._remember_pristine_objects();
 DROP FUNCTION saas._ddl_command_start();
