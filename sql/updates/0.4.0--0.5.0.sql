@@ -77,5 +77,6 @@ SELECT saas._record_extension_functions(NULL);
 
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION saas._ddl_command_start();
+ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
     'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';

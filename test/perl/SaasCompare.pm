@@ -132,7 +132,9 @@ INSERT INTO saas.tags (organization_id, name) SELECT id, 'urgent' FROM saas.orga
 INSERT INTO saas.task_tags (organization_id, task_id, tag_id)
 SELECT t.organization_id, t.id, g.id FROM saas.tasks t JOIN saas.tags g USING (organization_id) WHERE t.title = 't1';
 INSERT INTO saas.task_comments (organization_id, task_id, author_id, body)
-SELECT t.organization_id, t.id, t.reviewer_id, 'looks good' FROM saas.tasks t WHERE t.title IN ('t1', 't2');
+SELECT t.organization_id, t.id, t.reviewer_id, 'looks good' FROM saas.tasks t;
+INSERT INTO saas.task_comments (organization_id, task_id, parent_id, author_id, body)
+SELECT c.organization_id, c.task_id, c.id, c.author_id, 'agreed' FROM saas.task_comments c;
 INSERT INTO saas.ticket_categories (organization_id, name) SELECT id, 'billing' FROM saas.organizations;
 INSERT INTO saas.tickets (organization_id, title, created_by_id, category_id)
 SELECT u.organization_id, 'ticket ' || g, u.id, c.id
@@ -144,6 +146,10 @@ SELECT organization_id, id, 1999, 'tok_secret' FROM saas.projects;
 UPDATE saas.tasks SET estimate_hours = 12, status = 'in_progress' WHERE title = 't3';
 UPDATE app.invoices SET amount_cents = 2999;
 UPDATE saas.projects SET status = 'archived' WHERE name = 'Project org-3';
+UPDATE saas.tasks SET deleted_at = now() WHERE title = 't7';
+-- Audit rows far in the future stay in the default partition.
+INSERT INTO saas.audit_logs (organization_id, table_name, action, new_values, transaction_id, created_at)
+SELECT id, 'saas.organizations', 'INSERT', '{"note": "future"}', 1, '2099-01-01 00:00+00' FROM saas.organizations;
 };
 }
 
