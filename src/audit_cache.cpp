@@ -59,11 +59,8 @@ ValueKind value_kind_for(Oid type_id) {
     case INT4OID:
     case INT8OID:
         return ValueKind::Integer;
-#if PG_VERSION_NUM >= 140000
-    // numeric_is_inf() is exported from 14 on; 13 takes the generic path.
     case NUMERICOID:
         return ValueKind::Numeric;
-#endif
     case TEXTOID:
     case VARCHAROID:
         return ValueKind::Text;

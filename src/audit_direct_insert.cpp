@@ -8,11 +8,12 @@
 // call.  Nothing else fires: the inserter declines when any INSERT trigger
 // exists.
 //
-// The executor calls used here changed shape between major versions
+// The executor calls used here change shape between major versions
 // (InitResultRelInfo, ExecInsertIndexTuples, partition descriptors), and the
 // code relies on how PostgreSQL 15's ExecRelCheck uses ri_ConstraintExprs.
-// It is therefore compiled for PostgreSQL 15 only; on other versions
-// direct_begin declines and every audit row takes the SPI path.
+// It is therefore compiled for PostgreSQL 15 only (pg.hpp rejects older
+// majors); on a later major direct_begin declines and every audit row takes
+// the SPI path.
 #include "audit_direct_insert.hpp"
 
 extern "C" {
@@ -45,7 +46,7 @@ const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID, TEXTOID,  UUIDOID, 
                                                     UUIDOID, JSONBOID, JSONBOID, TEXTARRAYOID,
                                                     INT8OID, JSONBOID};
 
-#if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000
+#if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000 // PostgreSQL 15 only: see above
 
 namespace {
 
@@ -490,7 +491,7 @@ void direct_end(DirectInserter *ins) {
     inserter_active = false;
 }
 
-#else // not PostgreSQL 15: always the SPI path
+#else // a later major: always the SPI path
 
 struct DirectInserter {
     int unused;

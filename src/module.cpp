@@ -47,11 +47,9 @@ extern "C" void _PG_init(void) {
         "Superusers may turn it off for maintenance; sessions restoring a dump "
         "(row_security = off, set by pg_dump/pg_restore) skip auditing anyway.",
         &saas::audit_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-#if PG_VERSION_NUM >= 150000
     // Reserve our GUC prefix: a typo such as "SET saas.tset_seed" then fails
     // loudly instead of silently creating a placeholder.
     MarkGUCPrefixReserved("saas");
-#endif
 }
 
 namespace saas {
