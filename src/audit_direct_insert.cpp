@@ -15,6 +15,7 @@
 // majors); on a later major direct_begin declines and every audit row takes
 // the SPI path.
 #include "audit_direct_insert.hpp"
+#include "invalidated_cache.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -31,7 +32,6 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/syscache.h"
@@ -101,13 +101,16 @@ struct SessionCache {
 };
 
 SessionCache cache;
-bool callbacks_registered = false;
 // At most one inserter is active (direct_begin declines inside another).  An
 // abort of its subtransaction or transaction ends it: its direct_end never runs.
 bool inserter_active = false;
 SubTransactionId active_subtransaction = InvalidSubTransactionId;
+bool transaction_callbacks_registered = false;
 
-void on_relcache_invalidation(Datum, Oid relid) {
+// Stale when the parent, a cached partition or one of its indexes is
+// invalidated, and on any change to a function or type: planned
+// expressions can inline functions and depend on types.
+void mark_cache_stale(InvalidatedCache *, Oid relid) {
     if (!cache.valid) return;
     if (relid == InvalidOid || relid == cache.parent_oid) {
         cache.valid = false;
@@ -125,10 +128,8 @@ void on_relcache_invalidation(Datum, Oid relid) {
     }
 }
 
-// Planned expressions can inline functions and depend on types.
-void on_function_or_type_invalidation(Datum, int, uint32) {
-    cache.valid = false;
-}
+constexpr int kFunctionAndTypeCaches[] = {PROCOID, TYPEOID};
+InvalidatedCache cache_invalidation = {mark_cache_stale, kFunctionAndTypeCaches, 2, false};
 
 void on_transaction_end(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -142,13 +143,11 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subid, SubTran
 }
 
 void register_callbacks() {
-    if (callbacks_registered) return;
-    CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
-    CacheRegisterSyscacheCallback(PROCOID, on_function_or_type_invalidation, (Datum)0);
-    CacheRegisterSyscacheCallback(TYPEOID, on_function_or_type_invalidation, (Datum)0);
+    watch_invalidation(&cache_invalidation);
+    if (transaction_callbacks_registered) return;
     RegisterXactCallback(on_transaction_end, nullptr);
     RegisterSubXactCallback(on_subtransaction_event, nullptr);
-    callbacks_registered = true;
+    transaction_callbacks_registered = true;
 }
 
 bool citus_preloaded() {

@@ -1,13 +1,13 @@
 // Writes audit rows (see audit_writer.hpp).
 #include "audit_writer.hpp"
 #include "audit_direct_insert.hpp"
+#include "invalidated_cache.hpp"
 #include "settings.hpp"
 
 extern "C" {
 #include "access/transam.h"
 #include "catalog/namespace.h"
 #include "utils/array.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
@@ -45,17 +45,15 @@ SPIPlanPtr batch_plan = nullptr;
 // saas.audit_logs' OID and owner, refreshed after any invalidation of it.
 Oid audit_logs_oid = InvalidOid;
 Oid audit_logs_owner = InvalidOid;
-bool audit_callback_registered = false;
 
-void forget_audit_logs(Datum, Oid relid) {
+void forget_audit_logs(InvalidatedCache *, Oid relid) {
     if (relid == InvalidOid || relid == audit_logs_oid) audit_logs_oid = InvalidOid;
 }
 
+InvalidatedCache audit_logs_invalidation = {forget_audit_logs, nullptr, 0, false};
+
 Oid audit_logs_owner_id() {
-    if (!audit_callback_registered) {
-        CacheRegisterRelcacheCallback(forget_audit_logs, (Datum)0);
-        audit_callback_registered = true;
-    }
+    watch_invalidation(&audit_logs_invalidation);
     if (audit_logs_oid != InvalidOid) return audit_logs_owner;
     Oid nsp = get_namespace_oid("saas", true);
     Oid relid = OidIsValid(nsp) ? get_relname_relid("audit_logs", nsp) : InvalidOid;
