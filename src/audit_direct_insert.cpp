@@ -16,6 +16,7 @@
 // the SPI path.
 #include "audit_direct_insert.hpp"
 #include "invalidated_cache.hpp"
+#include "table_owner.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -448,13 +449,8 @@ bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) 
     ResetPerTupleExprContext(estate);
     ExprContext *econtext = GetPerTupleExprContext(estate);
     MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-    // Defaults and constraints run as the owner, as in the SPI path.  An
-    // ERROR in between restores the user: (sub)transaction abort resets it.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(ins->owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    // Defaults and constraints run as the owner, as in the SPI path.
+    SavedUser saved = become_table_owner(ins->owner);
 
     TupleTableSlot *slot = cache.slot;
     ExecClearTuple(slot);
@@ -473,7 +469,7 @@ bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) 
     ExecStoreVirtualTuple(slot);
     bool inserted = insert_slot(ins);
     if (!inserted) ins->usable = false;
-    SetUserIdAndSecContext(saved_user, saved_context);
+    restore_user(saved);
     MemoryContextSwitchTo(old);
     return inserted;
 }

@@ -2,6 +2,7 @@
 #include "audit_writer.hpp"
 #include "audit_direct_insert.hpp"
 #include "invalidated_cache.hpp"
+#include "table_owner.hpp"
 #include "settings.hpp"
 
 extern "C" {
@@ -86,14 +87,9 @@ void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum
     Oid owner = audit_logs_owner_id();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     SPIPlanPtr plan = prepare_plan(slot, sql, types);
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    // An ERROR in between restores the user: transaction abort resets it.
-    SetUserIdAndSecContext(owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    SavedUser saved = become_table_owner(owner);
     int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    restore_user(saved);
     if (rc != SPI_OK_INSERT) elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
 }

@@ -1,10 +1,8 @@
 // Writing audit rows into saas.audit_logs.
 //
-// Rows are inserted as the owner of saas.audit_logs (like PostgreSQL's RI
-// triggers switch to the table owner): the application role needs no
-// privilege on the audit log at all, which keeps it append-only.  The direct
-// insert path (audit_direct_insert.hpp) is tried first; cached SPI plans are
-// the fallback for whatever it declines.
+// Rows are inserted as the owner of saas.audit_logs (table_owner.hpp).  The
+// direct insert path (audit_direct_insert.hpp) is tried first; cached SPI
+// plans are the fallback for whatever it declines.
 #pragma once
 
 #include "audit_diff.hpp"
