@@ -3,7 +3,7 @@
 #include "audit_direct_insert.hpp"
 #include "invalidated_cache.hpp"
 #include "table_owner.hpp"
-#include "settings.hpp"
+#include "app_settings.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -17,8 +17,6 @@ extern "C" {
 namespace saas::audit {
 namespace {
 
-constexpr const char *kUserIdSetting = "app.current_user_id";
-constexpr const char *kMetadataSetting = "app.request_metadata";
 constexpr int kColumns = 10;
 static_assert(kColumns == kSuppliedColumns, "the SQL column lists follow kSuppliedColumnNames");
 // Rows per multi-row INSERT in statement mode: large enough to amortise the
@@ -115,37 +113,6 @@ Datum transaction_id() {
     return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
 }
 
-// The last parsed metadata setting, so a session that keeps the same value pays one
-// strcmp per row.  Stored in TopMemoryContext.
-char *cached_metadata_setting = nullptr;
-Jsonb *cached_metadata = nullptr;
-
-Jsonb *parse_metadata(const char *setting) {
-    MemoryContext caller = CurrentMemoryContext;
-    Jsonb *volatile parsed = nullptr;
-    PG_TRY();
-    { parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(setting))); }
-    PG_CATCH();
-    {
-        // jsonb_in has no side effects, so its error can be replaced by one
-        // that names the setting.
-        MemoryContextSwitchTo(caller);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                        errmsg("setting \"%s\" is not valid JSON", kMetadataSetting),
-                        errdetail("%s", edata->message),
-                        errhint("Set %s to a JSON object, e.g. '{\"request_id\": \"...\"}'.",
-                                kMetadataSetting)));
-    }
-    PG_END_TRY();
-    if (!JB_ROOT_IS_OBJECT(parsed) || JB_ROOT_IS_SCALAR(parsed))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("setting \"%s\" must be a JSON object", kMetadataSetting),
-                        errdetail("The setting is: %s", setting)));
-    return parsed;
-}
-
 Datum text_array(const RelationInfo *info, const RowChange &change) {
     Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * Max(change.changed_count, 1)));
     for (int c = 0; c < change.changed_count; c++)
@@ -177,23 +144,8 @@ Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
 void read_session_context(SessionContext *session) {
     // Unset or empty: no actor.  Malformed: 22P02 naming the setting, the
     // same error saas.current_actor_id() raises.
-    session->user_id_null = !saas::read_uuid_setting(kUserIdSetting, &session->user_id);
-
-    const char *metadata = GetConfigOption(kMetadataSetting, true, false);
-    if (metadata == nullptr || metadata[0] == '\0') metadata = "{}";
-    if (cached_metadata_setting == nullptr || strcmp(cached_metadata_setting, metadata) != 0) {
-        Jsonb *parsed = parse_metadata(metadata);
-        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(parsed)));
-        memcpy(copy, parsed, VARSIZE(parsed));
-        char *setting_copy = pstrdup(metadata);
-        MemoryContextSwitchTo(old);
-        if (cached_metadata != nullptr) pfree(cached_metadata);
-        if (cached_metadata_setting != nullptr) pfree(cached_metadata_setting);
-        cached_metadata = copy;
-        cached_metadata_setting = setting_copy;
-    }
-    session->metadata = cached_metadata;
+    session->has_actor = read_actor_id(&session->actor_id);
+    session->metadata = read_request_metadata();
 }
 
 RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {
@@ -223,8 +175,8 @@ void write_change(const RelationInfo *info, const SessionContext *session,
     values[2] = identity.record_id;
     if (identity.record_id_null) nulls[2] = 'n';
     values[3] = CStringGetTextDatum(change.action);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
-    if (session->user_id_null) nulls[4] = 'n';
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->actor_id));
+    if (!session->has_actor) nulls[4] = 'n';
     values[5] = PointerGetDatum(change.old_values);
     if (change.old_values == nullptr) nulls[5] = 'n';
     values[6] = PointerGetDatum(change.new_values);
@@ -300,8 +252,8 @@ void batch_flush(Batch *batch) {
     values[2] = make_array(batch->record_ids, batch->record_id_nulls, n, UUIDOID, UUID_LEN, false,
                            TYPALIGN_CHAR);
     values[3] = make_array(batch->actions, nullptr, n, TEXTOID, -1, false, TYPALIGN_INT);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&batch->session->user_id));
-    if (batch->session->user_id_null) nulls[4] = 'n';
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&batch->session->actor_id));
+    if (!batch->session->has_actor) nulls[4] = 'n';
     values[5] =
         make_array(batch->old_values, batch->old_nulls, n, JSONBOID, -1, false, TYPALIGN_INT);
     values[6] =
@@ -352,8 +304,8 @@ bool batch_add_direct(Batch *batch, const RowIdentity &identity, const RowChange
     values[2] = identity.record_id;
     nulls[2] = identity.record_id_null;
     values[3] = CStringGetTextDatum(change.action);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
-    nulls[4] = session->user_id_null;
+    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->actor_id));
+    nulls[4] = !session->has_actor;
     values[5] = PointerGetDatum(change.old_values);
     nulls[5] = change.old_values == nullptr;
     values[6] = PointerGetDatum(change.new_values);

@@ -15,13 +15,13 @@ namespace saas::audit {
 
 // Values that are the same for every audit row of one trigger call.
 struct SessionContext {
-    bool user_id_null;
-    pg_uuid_t user_id; // from app.current_user_id
-    Jsonb *metadata;   // from app.request_metadata, '{}' when unset
+    bool has_actor;
+    pg_uuid_t actor_id; // from app.current_user_id
+    Jsonb *metadata;    // from app.request_metadata, '{}' when unset
 };
 
-// Reads app.current_user_id / app.request_metadata (validated, with clear
-// errors naming the setting).
+// Reads the actor and the request metadata (validated, with clear errors
+// naming the setting).
 void read_session_context(SessionContext *session);
 
 // The row's identity in audit_logs: tenant and record id.
