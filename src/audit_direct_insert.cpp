@@ -40,13 +40,6 @@ extern "C" {
 
 namespace saas::audit {
 
-const char *const kSuppliedColumnNames[kSuppliedColumns] = {
-    "organization_id", "table_name", "record_id",       "action",         "user_id",
-    "old_values",      "new_values", "changed_columns", "transaction_id", "metadata"};
-const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID, TEXTOID,  UUIDOID,  TEXTOID,
-                                                    UUIDOID, JSONBOID, JSONBOID, TEXTARRAYOID,
-                                                    INT8OID, JSONBOID};
-
 #if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000 // PostgreSQL 15 only: see above
 
 namespace {
@@ -95,7 +88,7 @@ struct SessionCache {
     TupleTableSlot *slot; // a row of the parent, virtual
     int natts;
     int key_att;          // the partition key column (0-based)
-    int *source;          // per parent column: index of the supplied value, or -1
+    int *source;          // per parent column: its index in kAuditColumns, or -1
     ExprState **defaults; // per parent column not supplied: its default, or nullptr
     int npartitions;
     PartitionEntry partitions[kMaxPartitions];
@@ -212,9 +205,9 @@ bool map_columns(Relation parent) {
         cache.source[a] = -1;
         if (att->attisdropped) continue;
         if (att->attidentity != '\0' || att->attgenerated != '\0') return false;
-        for (int c = 0; c < kSuppliedColumns; c++) {
-            if (strcmp(NameStr(att->attname), kSuppliedColumnNames[c]) != 0) continue;
-            if (att->atttypid != kSuppliedColumnTypes[c]) return false;
+        for (int c = 0; c < kAuditColumnCount; c++) {
+            if (strcmp(NameStr(att->attname), kAuditColumns[c].name) != 0) continue;
+            if (att->atttypid != kAuditColumns[c].type) return false;
             cache.source[a] = c;
             found++;
         }
@@ -225,7 +218,7 @@ bool map_columns(Relation parent) {
             if (cache.defaults[a] == nullptr) return false;
         }
     }
-    return found == kSuppliedColumns;
+    return found == kAuditColumnCount;
 }
 
 // Rebuilds the parent-level part of the cache.  Catalog lookups in here can
