@@ -32,8 +32,10 @@ TriggerCacheEntry *trigger_cache_entry(TriggerCache *cache, Oid trigger_oid) {
     bool found;
     auto *entry = static_cast<TriggerCacheEntry *>(
         hash_search(cache->entries, &trigger_oid, HASH_ENTER, &found));
+    // Everything after the key starts zeroed: not valid.
+    constexpr size_t kAfterKey = offsetof(TriggerCacheEntry, relation_oid);
     if (!found)
-        memset(reinterpret_cast<char *>(entry) + sizeof(Oid), 0, cache->entry_size - sizeof(Oid));
+        memset(reinterpret_cast<char *>(entry) + kAfterKey, 0, cache->entry_size - kAfterKey);
     return entry;
 }
 
