@@ -48,6 +48,13 @@ SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
                       WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
 DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 
+-- Anyone may create triggers running saas.audit_trigger() again, as in 0.4.0.
+GRANT EXECUTE ON FUNCTION saas.audit_trigger() TO PUBLIC;
+
+-- The row-level security that the update to 0.5.0 (and audit_create_partitions
+-- since) gave the partitions of saas.audit_logs stays: 0.4.0 works the same
+-- with it, and removing it would open those partitions again.
+DROP FUNCTION saas._audit_partition_security(regclass);
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
 DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);
