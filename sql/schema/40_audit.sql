@@ -334,8 +334,10 @@ COMMENT ON FUNCTION saas.audit_drop_partitions(interval) IS 'Retention: drops pa
 -- function when the trigger is created (not when it fires), so with EXECUTE
 -- revoked from PUBLIC only superusers, the extension's owner and the roles a
 -- DBA grants it to can attach it, and the triggers in place fire for
--- everyone.  (Triggers cloned to a new partition are created without that
--- check.)  See docs/security.md.
+-- everyone.  PostgreSQL checks it as well when it clones the trigger to a
+-- partition created or attached later: the owner of an audited partitioned
+-- table needs the grant to add partitions (or the DBA adds them).  See
+-- docs/security.md.
 CREATE FUNCTION saas.audit_trigger() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'saas_audit_trigger';

@@ -119,6 +119,24 @@ RESET ROLE;
 SELECT organization_id, action FROM saas.audit_logs WHERE table_name = 'sec_owner.ledger';
 REVOKE EXECUTE ON FUNCTION saas.audit_trigger() FROM regress_sec_owner;
 
+-- PostgreSQL checks the privilege also when it clones the trigger to a new
+-- partition: the owner of a partitioned table the DBA audits adds
+-- partitions only with the grant (its error names no function).
+SET ROLE regress_sec_owner;
+CREATE TABLE sec_owner.journal (id uuid, organization_id uuid NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+RESET ROLE;
+SELECT saas.enable_audit('sec_owner.journal');
+SET ROLE regress_sec_owner;
+SELECT pg_temp.err($$CREATE TABLE sec_owner.journal_2020s PARTITION OF sec_owner.journal
+    FOR VALUES FROM ('2020-01-01') TO ('2030-01-01')$$);
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION saas.audit_trigger() TO regress_sec_owner;
+SET ROLE regress_sec_owner;
+CREATE TABLE sec_owner.journal_2020s PARTITION OF sec_owner.journal FOR VALUES FROM ('2020-01-01') TO ('2030-01-01');
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION saas.audit_trigger() FROM regress_sec_owner;
+SELECT tgname, encode(tgargs, 'escape') AS args FROM pg_trigger WHERE tgrelid = 'sec_owner.journal_2020s'::regclass;
+
 -- =====================================================================
 -- Helpers cannot be hijacked through search_path.  Every function and
 -- procedure of the extension is written in C, or pins its search_path to
