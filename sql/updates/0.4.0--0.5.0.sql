@@ -27,6 +27,7 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create _record_extension_functions
 --#create repair_extension_member
 --#create _release_data_objects
+--#create _certify_actor
 
 -- The tables become ordinary tables; their pg_extension_config_dump
 -- registrations go with their membership.

@@ -57,3 +57,4 @@ DROP FUNCTION saas._function_definition(regprocedure);
 DROP FUNCTION saas._allow_member_repair();
 DROP FUNCTION saas._remember_pristine_objects();
 DROP FUNCTION saas._ddl_command_start();
+DROP FUNCTION saas._certify_actor();
