@@ -185,8 +185,8 @@ Oid check_audited_relation(Relation rel, Trigger *trigger, const char *logical) 
     // tenant's row-level security: its rows may claim any tenant.
     if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("audit trigger \"%s\" cannot audit temporary table %s",
-                               trigger->tgname, own),
+                        errmsg("audit trigger \"%s\" cannot audit temporary table \"%s\"",
+                               trigger->tgname, RelationGetRelationName(rel)),
                         errdetail("Audit rows are written as the owner of saas.audit_logs into "
                                   "the log of the tenant each row names; a temporary table's "
                                   "rows are not bound to a tenant."),
