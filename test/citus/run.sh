@@ -246,6 +246,24 @@ tenant_checks() { # tenant_checks ORG LABEL
     n=$(c "SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$org' AND table_name = 'saas.tasks' AND action = 'UPDATE' AND changed_columns @> '{priority}'")
     is "$n" "1" "$label: the update is audited once, under the logical name saas.tasks and the tenant's organization_id"
     is "$(c "SELECT count(*) FROM saas.audit_logs WHERE table_name ~ '_[0-9]+\$'")" "0" "$label: no audit row names a shard"
+    # The actor, on the worker that runs the trigger on the shard: set_actor
+    # certifies its check on the coordinator's backend only, so the trigger
+    # there looks the actor up in the colocated users shard.  Another
+    # tenant's user set by hand (SET LOCAL, which Citus propagates) is not
+    # recorded, nor is its metadata.
+    local actor spoof
+    actor=$(c "SELECT id FROM saas.users WHERE organization_id = '$org' AND is_active ORDER BY email LIMIT 1")
+    spoof=$(c "SELECT id FROM saas.users WHERE organization_id = '$other' ORDER BY email LIMIT 1")
+    app "$org" "SELECT FROM saas.set_actor('$actor', '{\"ip\": \"192.0.2.7\"}');
+                UPDATE saas.tasks SET description = 'by set_actor' WHERE title = 't2'" >/dev/null
+    is "$(c "SELECT user_id::text || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+              AND table_name = 'saas.tasks' AND new_values->>'description' = 'by set_actor'")" \
+        "$actor {\"ip\": \"192.0.2.7\"}" "$label: the trigger on the worker records set_actor's actor and metadata"
+    app "$org" "SET LOCAL app.current_user_id = '$spoof'; SET LOCAL app.request_metadata = '{\"ip\": \"forged\"}';
+                UPDATE saas.tasks SET description = 'spoofed' WHERE title = 't2'" >/dev/null
+    is "$(c "SELECT coalesce(user_id::text, 'NULL') || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+              AND table_name = 'saas.tasks' AND new_values->>'description' = 'spoofed'")" \
+        "NULL {}" "$label: another tenant's user set by hand is recorded as no actor on the worker"
     is "$(c "SELECT (SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = get_shard_id_for_distribution_column('saas.audit_logs', '$org'))
                  = (SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = get_shard_id_for_distribution_column('saas.tasks', '$org'))")" \
         "t" "$label: the audit row's shard is on the node of the changed row's shard"
