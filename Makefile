@@ -10,6 +10,8 @@ SQL_GENERATOR = scripts/generate_sql.pl
 SQL_SOURCES   = $(sort $(wildcard sql/schema/*.sql)) $(wildcard sql/functions/*/*.sql) $(SQL_GENERATOR) $(EXTENSION).control
 SQL_UPDATES   = $(patsubst sql/updates/%,sql/$(EXTENSION)--%,$(wildcard sql/updates/*--*.sql))
 DATA_built    = sql/$(EXTENSION)--$(EXTVERSION).sql $(SQL_UPDATES)
+# Secondary control files: the versions a non-superuser may not install.
+DATA          = $(wildcard sql/control/$(EXTENSION)--*.control)
 SOURCES     = $(wildcard src/*.cpp)
 OBJS        = $(SOURCES:.cpp=.o)
 SAAS_HEADERS = $(wildcard src/*.hpp)

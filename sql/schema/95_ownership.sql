@@ -188,14 +188,21 @@ COMMENT ON FUNCTION saas._regrant(regprocedure, aclitem[]) IS
 REVOKE EXECUTE ON FUNCTION saas._regrant(regprocedure, aclitem[]) FROM PUBLIC;
 
 -- Hands the extension's tables, views and types over to the DBA: they stop
--- being members of the extension (internal ones, named _*, stay).
+-- being members of the extension (internal ones, named _*, stay) and belong
+-- to the extension's owner, the role that ran CREATE EXTENSION.  For a
+-- superuser that changes no owner; for a database owner installing the
+-- trusted extension, PostgreSQL ran the script as the bootstrap superuser,
+-- who would otherwise own them.
 CREATE FUNCTION saas._release_data_objects() RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $fn$
 DECLARE
     obj record;
+    extension_owner pg_catalog.regrole;
 BEGIN
+    SELECT e.extowner::pg_catalog.regrole INTO extension_owner
+      FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'saas_schema';
     FOR obj IN
         SELECT CASE WHEN t.oid IS NOT NULL THEN 'TYPE' WHEN c.relkind = 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind,
                pg_catalog.format('saas.%I', COALESCE(c.relname, t.typname)) AS name
@@ -212,11 +219,14 @@ BEGIN
          ORDER BY 1, 2
     LOOP
         EXECUTE pg_catalog.format('ALTER EXTENSION saas_schema DROP %s %s', obj.kind, obj.name);
+        -- A table's indexes, sequences and row type follow it (each
+        -- partition is a table of its own here).
+        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %s', obj.kind, obj.name, extension_owner);
     END LOOP;
 END
 $fn$;
 COMMENT ON FUNCTION saas._release_data_objects() IS
-    'Internal: makes the extension''s tables, views and types ordinary objects of the database (no longer extension members).';
+    'Internal: makes the extension''s tables, views and types ordinary objects of the database (no longer extension members), owned by the extension''s owner.';
 REVOKE EXECUTE ON FUNCTION saas._release_data_objects() FROM PUBLIC;
 
 -- Hand them over; first remember them as the objects a restore in this
@@ -225,6 +235,43 @@ SELECT saas._remember_pristine_objects();
 SELECT saas._release_data_objects();
 
 SELECT saas._record_extension_functions(NULL);
+
+-- A database owner who is not a superuser installs the trusted extension:
+-- the functions belong to the bootstrap superuser, and the extension's owner
+-- gets EXECUTE on those that are not for PUBLIC but are for the
+-- administrator of the tables it now owns, and the right to grant the
+-- application role its functions (saas.grant_app_access).  The superuser-only
+-- ones stay so: saas.distribute (Citus), saas.repair_extension_member and the
+-- internal ones.  A superuser's install owns every function already: no
+-- grant.  These grants are the extension's initial privileges (pg_init_privs):
+-- pg_dump does not dump them, the restore's CREATE EXTENSION makes them.
+DO $do$
+DECLARE
+    extension_owner pg_catalog.oid;
+    fn record;
+BEGIN
+    SELECT e.extowner INTO extension_owner
+      FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'saas_schema';
+    FOR fn IN
+        SELECT p.oid::pg_catalog.regprocedure AS identity,
+               CASE WHEN p.prokind OPERATOR(pg_catalog.=) 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind,
+               p.proname OPERATOR(pg_catalog.=) ANY (saas._app_functions())
+                 OR p.proname OPERATOR(pg_catalog.=) 'audit_trigger' AS grantable
+          FROM pg_catalog.pg_proc AS p
+         WHERE p.pronamespace OPERATOR(pg_catalog.=) 'saas'::pg_catalog.regnamespace::pg_catalog.oid
+           AND p.proowner OPERATOR(pg_catalog.<>) extension_owner
+           AND (p.proname OPERATOR(pg_catalog.=) ANY (saas._app_functions())
+                OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['audit_trigger', 'enable_tenant_isolation',
+                    'disable_tenant_isolation', 'grant_app_access', 'purge_soft_deleted',
+                    'set_not_null_safely']::pg_catalog.name[]))
+         ORDER BY 1
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON %s %s TO %s%s', fn.kind, fn.identity,
+                                  extension_owner::pg_catalog.regrole,
+                                  CASE WHEN fn.grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$do$;
 
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION saas._ddl_command_start();
