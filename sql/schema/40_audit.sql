@@ -190,6 +190,7 @@ DECLARE
                              'new_values, changed_columns, transaction_id, created_at, metadata';
     distributed boolean := false;
     saved text[];
+    unforce boolean;
 BEGIN
     IF months_ahead IS NULL OR months_ahead NOT BETWEEN 0 AND 120
        OR months_back IS NULL OR months_back NOT BETWEEN 0 AND 1200 THEN
@@ -233,6 +234,18 @@ BEGIN
             -- call counts as a transaction block.)
             PERFORM saas._require_transaction_block('saas.audit_create_partitions');
         END IF;
+        -- A table owner who is not a superuser (a database owner who
+        -- installed the trusted extension) is subject to the row-level
+        -- security forced on the default partition and would move no row:
+        -- it is lifted for the move, under the ACCESS EXCLUSIVE lock above,
+        -- so no other session ever reads the partition without it.
+        unforce := (SELECT c.relforcerowsecurity FROM pg_catalog.pg_class AS c
+                     WHERE c.oid = 'saas.audit_logs_default'::pg_catalog.regclass)
+                   AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles AS r
+                             WHERE r.rolname = CURRENT_USER);
+        IF unforce THEN
+            ALTER TABLE saas.audit_logs_default NO FORCE ROW LEVEL SECURITY;
+        END IF;
         SET LOCAL saas_audit.partition_maintenance = on;
         EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM saas.audit_logs_default '
                                   'WHERE created_at >= $1 AND created_at < $2 RETURNING %s) '
@@ -240,6 +253,9 @@ BEGIN
                                   columns, part, columns, columns)
             USING lower_bound, upper_bound;
         SET LOCAL saas_audit.partition_maintenance = off;
+        IF unforce THEN
+            ALTER TABLE saas.audit_logs_default FORCE ROW LEVEL SECURITY;
+        END IF;
         -- Same key and indexes as the default partition (see above).
         EXECUTE pg_catalog.format('ALTER TABLE saas.%I ADD CONSTRAINT %I PRIMARY KEY (organization_id, created_at, id)',
                                   part, 'pk_' OPERATOR(pg_catalog.||) part);

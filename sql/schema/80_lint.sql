@@ -242,13 +242,19 @@ BEGIN
            pg_catalog.format('SELECT saas.repair_extension_member(%L);', sf.function_identity)
     FROM saas._shipped_functions() AS sf
     JOIN pg_catalog.pg_proc AS p ON p.oid = pg_catalog.to_regprocedure(sf.function_identity)
-    CROSS JOIN (SELECT e.oid, e.extowner FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema') AS ext
+    -- The functions belong to whoever ran the install script: the
+    -- extension's owner when a superuser installed it, the bootstrap
+    -- superuser (oid 10) when a database owner installed it as a trusted
+    -- extension.
+    CROSS JOIN (SELECT e.oid, CASE WHEN r.rolsuper THEN e.extowner ELSE 10::pg_catalog.oid END AS function_owner
+                  FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_roles AS r ON r.oid = e.extowner
+                 WHERE e.extname = 'saas_schema') AS ext
     WHERE (schema_name IS NULL OR schema_name = 'saas')
       AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                   AND d.objid = p.oid AND d.refobjid = ext.oid AND d.deptype = 'e')
       AND (saas._function_definition(p.oid) <> sf.definition
            OR pg_catalog.obj_description(p.oid, 'pg_proc') IS DISTINCT FROM sf.description
-           OR p.proowner <> ext.extowner)
+           OR p.proowner <> ext.function_owner)
 
     UNION ALL
     SELECT 'error', 'extension_member_removed', sf.function_identity,

@@ -131,8 +131,11 @@ BEGIN
             USING ERRCODE = 'undefined_function',
                   HINT = 'Pass the identity saas.lint() reports, e.g. ''saas.lint(name)''.';
     END IF;
-    SELECT e.oid, e.extowner::regrole INTO extension_oid, extension_owner
-      FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema';
+    -- The owner the install script gave it (see saas.lint()).
+    SELECT e.oid, CASE WHEN r.rolsuper THEN e.extowner ELSE 10::pg_catalog.oid END::regrole
+      INTO extension_oid, extension_owner
+      FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_roles AS r ON r.oid = e.extowner
+     WHERE e.extname = 'saas_schema';
     PERFORM saas._allow_member_repair();
     EXECUTE shipped.definition;
     fn := shipped.function_identity::regprocedure;
