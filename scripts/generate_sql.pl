@@ -198,11 +198,13 @@ sub changed_functions {
 # plant a function or operator there that matches an unqualified name better
 # than pg_catalog's.  So the scripts name every object of theirs and of
 # citext with its schema, and resolve the rest in pg_catalog only.
-# PostgreSQL restores the caller's search_path after the script.
+# SET LOCAL: PostgreSQL saves the search_path it sets for the script and
+# restores the caller's at the end, which a SET LOCAL does not change (a
+# plain SET would override the saved value and leak into the session).
 sub search_path_preamble {
     return "\n-- Names the script does not qualify resolve in pg_catalog only (see\n"
       . "-- scripts/generate_sql.pl, search_path_preamble).\n"
-      . "SET search_path = pg_catalog, pg_temp;\n";
+      . "SET LOCAL search_path = pg_catalog, pg_temp;\n";
 }
 
 # The first version released as a trusted extension: the update scripts

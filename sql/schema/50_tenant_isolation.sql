@@ -24,7 +24,7 @@ COMMENT ON FUNCTION saas._require_transaction_block(text) IS
 
 CREATE FUNCTION saas.set_tenant(org uuid) RETURNS uuid
     LANGUAGE plpgsql VOLATILE
-    SECURITY DEFINER  -- must see every organization to validate org, whatever the caller's tenant
+    SECURITY DEFINER  -- validates org whatever the caller's privileges on organizations
     SET search_path = pg_catalog, saas, pg_temp
     AS $fn$
 BEGIN
@@ -34,13 +34,17 @@ BEGIN
                   HINT = 'To leave the tenant context, end the transaction (COMMIT or ROLLBACK).';
     END IF;
     PERFORM saas._require_transaction_block('saas.set_tenant');
+    -- SET LOCAL (not set_config): Citus propagates SET LOCAL to the workers
+    -- that evaluate the policies (citus.propagate_set_commands = 'local').
+    -- Set before the check, which the error below undoes: this function
+    -- runs as the owner of saas.organizations, and when that owner is not a
+    -- superuser (a database owner's install) the forced row-level security
+    -- shows it only the tenant that is set.
+    EXECUTE pg_catalog.format('SET LOCAL app.current_tenant_id = %L', org);
     IF NOT EXISTS (SELECT 1 FROM saas.organizations AS o WHERE o.id = org) THEN
         RAISE EXCEPTION 'saas.set_tenant: organization % does not exist', org
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- SET LOCAL (not set_config): Citus propagates SET LOCAL to the workers
-    -- that evaluate the policies (citus.propagate_set_commands = 'local').
-    EXECUTE pg_catalog.format('SET LOCAL app.current_tenant_id = %L', org);
     -- A tenant switch must not carry the previous tenant's actor along.
     SET LOCAL app.current_user_id = '';
     SET LOCAL app.request_metadata = '';

@@ -245,8 +245,9 @@ BEGIN
     -- The functions belong to whoever ran the install script: the
     -- extension's owner when a superuser installed it, the bootstrap
     -- superuser (oid 10) when a database owner installed it as a trusted
-    -- extension.
-    CROSS JOIN (SELECT e.oid, CASE WHEN r.rolsuper THEN e.extowner ELSE 10::pg_catalog.oid END AS function_owner
+    -- extension, apart from set_tenant, set_actor and _certify_actor, which
+    -- the install script gives the extension's owner (95_ownership.sql).
+    CROSS JOIN (SELECT e.oid, e.extowner, r.rolsuper
                   FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_roles AS r ON r.oid = e.extowner
                  WHERE e.extname = 'saas_schema') AS ext
     WHERE (schema_name IS NULL OR schema_name = 'saas')
@@ -254,7 +255,8 @@ BEGIN
                   AND d.objid = p.oid AND d.refobjid = ext.oid AND d.deptype = 'e')
       AND (saas._function_definition(p.oid) <> sf.definition
            OR pg_catalog.obj_description(p.oid, 'pg_proc') IS DISTINCT FROM sf.description
-           OR p.proowner <> ext.function_owner)
+           OR p.proowner <> CASE WHEN ext.rolsuper OR p.proname IN ('set_tenant', 'set_actor', '_certify_actor')
+                                 THEN ext.extowner ELSE 10::pg_catalog.oid END)
 
     UNION ALL
     SELECT 'error', 'extension_member_removed', sf.function_identity,

@@ -132,7 +132,9 @@ BEGIN
                   HINT = 'Pass the identity saas.lint() reports, e.g. ''saas.lint(name)''.';
     END IF;
     -- The owner the install script gave it (see saas.lint()).
-    SELECT e.oid, CASE WHEN r.rolsuper THEN e.extowner ELSE 10::pg_catalog.oid END::regrole
+    SELECT e.oid, CASE WHEN r.rolsuper OR pg_catalog.split_part(function_identity, '(', 1)
+                                          IN ('saas.set_tenant', 'saas.set_actor', 'saas._certify_actor')
+                       THEN e.extowner ELSE 10::pg_catalog.oid END::regrole
       INTO extension_oid, extension_owner
       FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_roles AS r ON r.oid = e.extowner
      WHERE e.extname = 'saas_schema';
@@ -240,8 +242,13 @@ SELECT saas._release_data_objects();
 SELECT saas._record_extension_functions(NULL);
 
 -- A database owner who is not a superuser installs the trusted extension:
--- the functions belong to the bootstrap superuser, and the extension's owner
--- gets EXECUTE on those that are not for PUBLIC but are for the
+-- the functions belong to the bootstrap superuser, except the two SECURITY
+-- DEFINER ones, saas.set_tenant and saas.set_actor, and saas._certify_actor,
+-- which only its owner may call (set_actor): they read saas.organizations
+-- and saas.users, which the database owner now owns and may replace, e.g.
+-- by a security_invoker view calling a function of its own, so they must
+-- run with that owner's rights, never a superuser's.  The extension's owner
+-- gets EXECUTE on the functions that are not for PUBLIC but are for the
 -- administrator of the tables it now owns, and the right to grant the
 -- application role its functions (saas.grant_app_access).  The superuser-only
 -- ones stay so: saas.distribute (Citus), saas.repair_extension_member and the
@@ -255,6 +262,16 @@ DECLARE
 BEGIN
     SELECT e.extowner INTO extension_owner
       FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'saas_schema';
+    IF extension_owner OPERATOR(pg_catalog.<>) (SELECT p.proowner FROM pg_catalog.pg_proc AS p
+                                                WHERE p.oid OPERATOR(pg_catalog.=)
+                                                      'saas.set_tenant(pg_catalog.uuid)'::pg_catalog.regprocedure::pg_catalog.oid) THEN
+        EXECUTE pg_catalog.format('ALTER FUNCTION saas.set_tenant(pg_catalog.uuid) OWNER TO %s',
+                                  extension_owner::pg_catalog.regrole);
+        EXECUTE pg_catalog.format('ALTER FUNCTION saas.set_actor(pg_catalog.uuid, pg_catalog.jsonb) OWNER TO %s',
+                                  extension_owner::pg_catalog.regrole);
+        EXECUTE pg_catalog.format('ALTER FUNCTION saas._certify_actor() OWNER TO %s',
+                                  extension_owner::pg_catalog.regrole);
+    END IF;
     FOR fn IN
         SELECT p.oid::pg_catalog.regprocedure AS identity,
                CASE WHEN p.prokind OPERATOR(pg_catalog.=) 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind,
@@ -266,7 +283,7 @@ BEGIN
            AND (p.proname OPERATOR(pg_catalog.=) ANY (saas._app_functions())
                 OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['audit_trigger', 'enable_tenant_isolation',
                     'disable_tenant_isolation', 'grant_app_access', 'purge_soft_deleted',
-                    'set_not_null_safely']::pg_catalog.name[]))
+                    'set_not_null_safely', '_require_transaction_block']::pg_catalog.name[]))
          ORDER BY 1
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON %s %s TO %s%s', fn.kind, fn.identity,

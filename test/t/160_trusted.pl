@@ -182,9 +182,10 @@ like($err, qr/permission denied to create extension "saas_schema"/, '... permiss
 $node->safe_psql('owned', 'DROP EXTENSION IF EXISTS citext');
 
 # ... but 0.5.0, with its own pg_temp copies in place.
-($rc, $out, $err) = $node->psql('owned', $temp_copies . 'CREATE EXTENSION saas_schema CASCADE',
+($rc, $out, $err) = $node->psql('owned', $temp_copies . 'SHOW search_path; CREATE EXTENSION saas_schema CASCADE; SHOW search_path;',
                                 extra_params => ['-U', 'tenant_admin']);
 is($rc, 0, 'the database owner (NOSUPERUSER NOCREATEROLE) installs saas_schema CASCADE') or diag($err);
+is($out, "\"\$user\", public\n\"\$user\", public", "the installing session's search_path is its own again afterwards");
 is(planted_in_log(), '', 'no planted function, operator, cast or pg_temp copy ran during the install');
 # From here on every session of the test resolves names in pg_catalog only:
 # the planted operators would otherwise take over the test's own queries
@@ -238,9 +239,11 @@ is($node->safe_psql('owned', q{
         UNION ALL SELECT t.typowner::regrole::text FROM pg_type t WHERE t.typnamespace = 'saas'::regnamespace AND t.typname !~ '^_'
         UNION ALL SELECT n.nspowner::regrole::text FROM pg_namespace n WHERE n.nspname = 'saas') o}),
     'tenant_admin', 'the schema, tables, views, indexes and types belong to the database owner');
-is($node->safe_psql('owned', q{SELECT string_agg(DISTINCT p.proowner::regrole::text, ' ') FROM pg_proc p
-                               WHERE p.pronamespace = 'saas'::regnamespace}),
-    'postgres', "the extension's functions stay the bootstrap superuser's");
+is($node->safe_psql('owned', q{SELECT string_agg(p.proowner::regrole || ':' || p.proname, ' ' ORDER BY p.proname)
+                               FROM pg_proc p WHERE p.pronamespace = 'saas'::regnamespace
+                                AND p.proowner <> 'postgres'::regrole}),
+    'tenant_admin:_certify_actor tenant_admin:set_actor tenant_admin:set_tenant',
+    "the extension's functions stay the bootstrap superuser's, but for the two SECURITY DEFINER ones and _certify_actor");
 is(planted_in_log() . planted_ran('owned'), '0', 'nothing planted ran so far');
 
 # The owner at work, connected as itself.
@@ -301,6 +304,8 @@ is($node->safe_psql('owned', q{SELECT count(*) FROM saas.audit_logs WHERE table_
 is($out, "$org_b\n0", "another tenant sees none of it");
 ($rc, $out, $err) = as_app('SELECT saas.grant_app_access(\'app\')');
 like($err, qr/permission denied for function grant_app_access/, 'the application role cannot run the administrative functions');
+($rc, $out, $err) = as_app('SELECT saas._certify_actor()');
+like($err, qr/permission denied for function _certify_actor/, 'nor certify an actor without set_actor');
 
 # The audit log stays append-only for its owner too (row-level security is
 # forced on it as well: the owner names the tenant whose rows it targets).
@@ -365,7 +370,6 @@ for my $case (
     ["SELECT saas.repair_extension_member('saas.lint()')", qr/permission denied for function repair_extension_member/],
     ['SELECT saas._release_data_objects()', qr/permission denied for function _release_data_objects/],
     ['SELECT saas._allow_member_repair()', qr/permission denied for function _allow_member_repair/],
-    ['SELECT saas._certify_actor()', qr/permission denied for function _certify_actor/],
     ['SELECT saas.distribute(32)', qr/permission denied for function distribute/],
     ['ALTER EVENT TRIGGER saas_schema_ddl_command_start DISABLE', qr/must be owner of event trigger/],
     ['ALTER FUNCTION saas.set_tenant(uuid) RESET ALL', qr/must be owner of function|saas_schema/],
@@ -395,6 +399,33 @@ is(planted_ran('owned'), '0', 'none recorded a call');
 # The attacker's objects go (as a superuser would clean up): a non-superuser
 # cannot restore objects owned by another role.
 $node->safe_psql('owned', 'DROP OWNED BY mallory CASCADE');
+
+# The owner may replace the tables it owns; the SECURITY DEFINER functions
+# that read them run as the owner, not as a superuser.  (In a scratch
+# database: the owner's install there too.)
+$node->safe_psql('postgres', 'CREATE DATABASE escalate OWNER tenant_admin');
+($rc, $out, $err) = as_owner(qq{
+    SET client_min_messages = error;
+    CREATE EXTENSION saas_schema CASCADE;
+    CREATE TABLE public.who_ran (role name, super text);
+    CREATE FUNCTION public.whoami(id uuid) RETURNS uuid LANGUAGE plpgsql AS \$\$
+    BEGIN
+        INSERT INTO public.who_ran VALUES (current_user, current_setting('is_superuser'));
+        RETURN id;
+    END \$\$;
+    DROP TABLE saas.organizations, saas.users CASCADE;
+    CREATE VIEW saas.organizations WITH (security_invoker = true) AS SELECT public.whoami('$org_a') AS id;
+    CREATE VIEW saas.users WITH (security_invoker = true)
+        AS SELECT public.whoami('$org_a') AS organization_id, public.whoami('$user_a') AS id, true AS is_active;
+    BEGIN;
+    SELECT saas.set_tenant('$org_a');
+    SELECT saas.set_actor('$user_a');
+    COMMIT;
+    SELECT string_agg(DISTINCT role || ':' || (SELECT rolsuper FROM pg_roles WHERE rolname = role), ' ') FROM public.who_ran;
+}, 'escalate');
+is($rc, 0, 'the owner replaced organizations and users by views of its own and called set_tenant and set_actor') or diag($err);
+is((split /\n/, $out)[-1], 'tenant_admin:false', 'their code ran as the owner, never as a superuser');
+$node->safe_psql('postgres', 'DROP DATABASE escalate');
 
 # pg_dump of its database by the owner.  The owner is subject to the
 # row-level security it forces on its tables: pg_dump refuses (it never
@@ -432,6 +463,29 @@ is((split /\n/, $out)[-1], '3', 'and is audited there');
 $node->safe_psql('postgres', 'ALTER ROLE tenant_admin NOBYPASSRLS');
 
 is(planted_in_log(), '', 'no planted code ran at any point (server log)');
+
+# README.md, "Installing without superuser": its commands, run as written
+# (psql, pg_dump and pg_restore reach this node through PGHOST/PGPORT; the
+# superuser is the OS user running the test).
+my $readme = do { local $/; open(my $fh, '<', "$repo/README.md") or die $!; <$fh> };
+my %block = $readme =~ /<!-- trusted-install: (\w+) -->\n```sh\n(.*?)```/sg;
+is(join(' ', sort keys %block), 'backup owner superuser', 'README.md has the three command blocks');
+my $workdir = PostgreSQL::Test::Utils::tempdir();
+local $ENV{PGHOST} = $node->host;
+local $ENV{PGPORT} = $node->port;
+for my $step (qw(superuser owner backup)) {
+    my $ran = IPC::Run::run(['bash', '-e', '-o', 'pipefail', '-c', $block{$step}], '>', \$stdout, '2>', \$stderr,
+                            init => sub { chdir $workdir });
+    ok($ran, "README.md's $step commands run as written") or diag($stderr);
+}
+is($node->safe_psql('saas_app_copy', q{SELECT e.extowner::regrole || ' ' || (SELECT count(*) FROM saas.organizations)
+                                       FROM pg_extension e WHERE e.extname = 'saas_schema'}),
+   'saas_owner 1', "the README's restored copy belongs to the owner and holds the organization");
+my $readme_org = $node->safe_psql('saas_app_copy', 'SELECT id FROM saas.organizations');
+is($node->safe_psql('saas_app_copy', qq{BEGIN; SELECT saas.set_tenant('$readme_org') IS NOT NULL;
+                                         SELECT name FROM saas.organizations; COMMIT;},
+                    extra_params => ['-U', 'saas_web']),
+   "t\nAcme Rockets", 'and the application role works there');
 
 $node->stop;
 done_testing();
