@@ -30,6 +30,30 @@ my %released = SaasReleased::scripts();
 my $tree = SaasInstallTree->new(PostgreSQL::Test::Utils::tempdir() . '/install');
 $tree->write_extension_file("saas_schema--0.4.0.sql", $released{'0.4.0'});
 
+# The scripts a non-superuser can run (the install script and the update
+# scripts from or to 0.5.0), read as text: the first statement pins the
+# search_path for the whole script and nothing changes it again; nothing is
+# created IF NOT EXISTS; the install script replaces nothing; the only name
+# in public is citext's type.
+my @versions = split /\n/, `perl $repo/scripts/generate_sql.pl versions`;
+my @trusted_scripts = ("saas_schema--$versions[-1].sql",
+                       grep { /0\.5\.0/ } map {; "saas_schema--$versions[$_-1]--$versions[$_].sql",
+                                                  "saas_schema--$versions[$_]--$versions[$_-1].sql" } 1 .. $#versions);
+for my $name (@trusted_scripts) {
+    my $text = $tree->read_extension_file($name);
+    (my $code = $text) =~ s/^\s*--.*\n//mg;
+    like($code, qr/\A\s*\\echo [^\n]*\n\s*SET LOCAL search_path = pg_catalog, pg_temp;\n/,
+         "$name: its first statement is SET LOCAL search_path = pg_catalog, pg_temp");
+    # (Statements start in the first column; functions' SET clauses are indented.)
+    my @path_changes = $code =~ /^(?:SET|RESET)\b[^;]*search_path|set_config\('search_path'/mgi;
+    is(scalar(@path_changes), 1, "$name: and nothing else changes the search_path");
+    unlike($code, qr/IF NOT EXISTS(?!\s*\()/i, "$name: nothing is created IF NOT EXISTS");
+    unlike($code, qr/^CREATE OR REPLACE/m, "$name: nothing is replaced") if $name !~ /--.*--/;
+    my %public = map { $_ => 1 } $code =~ /\bpublic\.(\w+)/g;
+    is(join(' ', sort keys %public), 'citext', "$name: the only object named in public is citext's type")
+      if $name !~ /--.*--/;
+}
+
 my $node = PostgreSQL::Test::Cluster->new('trusted', install_path => $tree->install_path);
 $node->init;
 # (Thousands of planted objects: DROP OWNED BY locks each of them.)
@@ -160,7 +184,7 @@ my $log_offset = -s $node->logfile;
 sub planted_in_log {
     my $log = slurp_file($node->logfile, $log_offset);
     $log_offset = -s $node->logfile;
-    my @ran = $log =~ /PLANTED (.*)/g;
+    my @ran = $log =~ /WARNING:\s+PLANTED (.*)/g;
     return scalar(@ran) ? join('; ', @ran[0 .. ($#ran < 9 ? $#ran : 9)]) . (@ran > 10 ? ' ...' : '') : '';
 }
 
@@ -399,6 +423,27 @@ is(planted_ran('owned'), '0', 'none recorded a call');
 # The attacker's objects go (as a superuser would clean up): a non-superuser
 # cannot restore objects owned by another role.
 $node->safe_psql('owned', 'DROP OWNED BY mallory CASCADE');
+
+# The owner itself cannot plant: a schema saas it made beforehand, holding
+# an overload that the script's call saas._record_extension_functions(NULL)
+# would prefer (text is the preferred string type), stops the install.
+$node->safe_psql('postgres', 'CREATE DATABASE preschema OWNER tenant_admin');
+($rc, $out, $err) = as_owner(q{
+    CREATE SCHEMA saas;
+    CREATE TABLE public.who_ran (role name);
+    CREATE FUNCTION saas._record_extension_functions(names text) RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO public.who_ran VALUES (current_user);
+        RAISE WARNING 'PLANTED by the owner ran as %', current_user;
+    END $$;
+    CREATE EXTENSION saas_schema CASCADE;
+}, 'preschema');
+like($err, qr/schema saas is not empty: saas._record_extension_functions\(text\)/,
+     'the owner cannot install into a schema saas it filled beforehand') or diag($err);
+is(planted_in_log(), '', "and the owner's planted function did not run");
+($rc, $out, $err) = as_owner('DROP SCHEMA saas CASCADE; CREATE EXTENSION saas_schema CASCADE', 'preschema');
+is($rc, 0, 'once the schema is gone, the install works') or diag($err);
+$node->safe_psql('postgres', 'DROP DATABASE preschema');
 
 # The owner may replace the tables it owns; the SECURITY DEFINER functions
 # that read them run as the owner, not as a superuser.  (In a scratch
