@@ -7,6 +7,63 @@
 
 DROP EVENT TRIGGER saas_schema_ddl_command_start;
 
+-- Tenant lifecycle.  0.4.0 knows none of the actions REDACT, EXPORT and
+-- IMPORT: such audit rows become UPDATE rows with the action kept in
+-- metadata.saas_schema_action (the update to 0.5.0 maps them back), so that
+-- the downgrade loses no audit row.  Their table_name (saas.audit_logs, or
+-- saas.organizations with no record_id) keeps them out of every record's
+-- history.
+ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
+SET LOCAL saas_audit.partition_maintenance = on;
+UPDATE saas.audit_logs AS a
+   SET metadata = a.metadata OPERATOR(pg_catalog.||)
+                  pg_catalog.jsonb_build_object('saas_schema_action', a.action),
+       action = 'UPDATE'
+ WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT');
+SET LOCAL saas_audit.partition_maintenance = off;
+ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
+    CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'));
+COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.';
+-- The default personal columns go (labels the DBA added elsewhere stay).
+DO $do$
+DECLARE
+    col name;
+BEGIN
+    FOR col IN
+        SELECT a.attname FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = pg_catalog.to_regclass('saas.users') AND a.attname IN ('email', 'full_name')
+           AND NOT a.attisdropped
+         ORDER BY a.attname
+    LOOP
+        EXECUTE pg_catalog.format('SECURITY LABEL FOR saas_schema ON COLUMN saas.users.%I IS NULL', col);
+    END LOOP;
+END
+$do$;
+DROP FUNCTION saas.unschedule_maintenance();
+DROP FUNCTION saas.schedule_maintenance(interval, interval, text);
+DROP FUNCTION saas._maintenance_without_cron(interval, interval, text);
+DROP FUNCTION saas._maintenance_jobs(interval, interval, text);
+DROP FUNCTION saas.purge_all_soft_deleted(interval);
+DROP PROCEDURE saas.delete_tenant(uuid, integer);
+DROP FUNCTION saas._delete_tenant_finish(uuid);
+DROP FUNCTION saas._delete_tenant_batch(uuid, regclass, integer);
+DROP FUNCTION saas._delete_tenant_start(uuid, integer);
+DROP FUNCTION saas._delete_tenant_context(uuid);
+DROP FUNCTION saas.erase_user(uuid);
+DROP FUNCTION saas._person_link(regclass, boolean);
+DROP FUNCTION saas._redact_jsonb(jsonb, text[], text[], text[]);
+DROP FUNCTION saas._redact_text(text, text[]);
+DROP FUNCTION saas.declare_personal(regclass, name[], boolean);
+DROP FUNCTION saas.personal_columns();
+DROP FUNCTION saas.import_tenant(regclass);
+DROP FUNCTION saas.export_tenant(uuid);
+DROP FUNCTION saas._audit_export(uuid, jsonb, jsonb);
+DROP FUNCTION saas._export_query(regclass, name);
+DROP FUNCTION saas.tenant_tables();
+DROP FUNCTION saas._lifecycle_metadata(text);
+DROP FUNCTION saas._require_admin(text);
+DROP FUNCTION saas._require_no_transaction_block(text);
+
 ALTER EXTENSION saas_schema ADD TYPE saas.ticket_status;
 ALTER EXTENSION saas_schema ADD TABLE saas.organizations;
 ALTER EXTENSION saas_schema ADD TABLE saas.users;
