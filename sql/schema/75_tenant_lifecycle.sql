@@ -327,6 +327,9 @@ DECLARE
     saved_role text := pg_catalog.current_setting('session_replication_role');
     saved_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
     violated boolean;
+    logical text;
+    excluded text[];
+    recreated bigint := 0;
 BEGIN
     PERFORM saas._require_admin('saas.import_tenant');
     IF source IS NULL THEN
@@ -418,10 +421,16 @@ BEGIN
           FROM pg_catalog.pg_attribute AS a
          WHERE a.attrelid = t.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
            AND (present -> t.table_name) ? a.attname;
+        -- Audit rows already here (the tenant was deleted, its audit rows
+        -- kept until retention) are not loaded twice.
         EXECUTE pg_catalog.format('INSERT INTO %s (%s)%s SELECT %s FROM %s AS s '
                                   'CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, s.record) AS r '
-                                  'WHERE s.table_name = $1',
-                                  t.tbl, cols, overriding, vals, src, t.tbl)
+                                  'WHERE s.table_name = $1%s',
+                                  t.tbl, cols, overriding, vals, src, t.tbl,
+                                  CASE WHEN t.table_name = 'saas.audit_logs'
+                                       THEN ' AND NOT EXISTS (SELECT FROM saas.audit_logs AS a WHERE a.organization_id = r.organization_id'
+                                            ' AND a.created_at = r.created_at AND a.id = r.id)'
+                                       ELSE '' END)
             USING t.table_name;
         GET DIAGNOSTICS n = ROW_COUNT;
         imported := imported || t.tbl::oid;
@@ -430,6 +439,41 @@ BEGIN
         rows := n;
         RETURN NEXT;
     END LOOP;
+    IF present ? 'saas.audit_logs' THEN
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s AS s WHERE s.table_name = ''saas.audit_logs''', src)
+            INTO n;
+        counts := counts || pg_catalog.jsonb_build_object('audit_rows_already_present',
+                                                          n - (counts->>'saas.audit_logs')::bigint);
+    END IF;
+    -- Records whose history here ends with a DELETE (the tenant was deleted
+    -- from this database and its audit rows kept) are re-created by the
+    -- import: each gets the INSERT audit row the audit trigger would have
+    -- written (the row without the trigger's excluded columns).
+    FOR t IN SELECT x.table_name, x.tbl FROM saas.tenant_tables() AS x ORDER BY x.ordinal LOOP
+        CONTINUE WHEN NOT present ? t.table_name OR NOT (present -> t.table_name) ? 'id';
+        SELECT args[1], ARRAY['password_hash'] || args[3:]
+          INTO logical, excluded
+          FROM (SELECT pg_catalog.array_remove(pg_catalog.string_to_array(pg_catalog.encode(tg.tgargs, 'escape'), '\000'), '')
+                       AS args
+                  FROM pg_catalog.pg_trigger AS tg
+                 WHERE tg.tgrelid = t.tbl AND tg.tgparentid = 0
+                   AND tg.tgfoid = 'saas.audit_trigger'::pg_catalog.regproc
+                 ORDER BY tg.tgname LIMIT 1) AS trg;
+        CONTINUE WHEN NOT FOUND OR NOT EXISTS (SELECT FROM saas.audit_logs AS a
+                                                WHERE a.organization_id = org AND a.table_name = logical
+                                                  AND a.action = 'DELETE');
+        EXECUTE pg_catalog.format(
+            'INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, new_values, transaction_id, metadata) '
+            'SELECT $1, $2, (s.record->>''id'')::uuid, ''INSERT'', s.record - $3, pg_catalog.txid_current(), $4 '
+            'FROM %s AS s WHERE s.table_name = $5 '
+            'AND (SELECT a.action FROM saas.audit_logs AS a WHERE a.organization_id = $1 AND a.table_name = $2 '
+            '     AND a.record_id = (s.record->>''id'')::uuid ORDER BY a.created_at DESC, a.id DESC LIMIT 1) = ''DELETE''',
+            src)
+            USING org, logical, excluded, saas._lifecycle_metadata('saas.import_tenant'), t.table_name;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        recreated := recreated + n;
+    END LOOP;
+    counts := counts || pg_catalog.jsonb_build_object('records_recreated', recreated);
     -- The foreign keys of what was imported, for the tenant's rows (replica
     -- mode did not check them).
     FOR fk IN
@@ -747,7 +791,13 @@ BEGIN
             'tbl', p.tbl::oid, 'table_name', p.table_name, 'cols', p.cols, 'ids', ids,
             'link', link, 'audit_link', CASE WHEN p.has_id THEN NULL ELSE audit_link END));
     END LOOP;
-    needles := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(needles) AS x WHERE x IS NOT NULL AND x <> '');
+    needles := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(needles) AS x
+                      WHERE x IS NOT NULL AND x <> '' AND x <> '[redacted]' ORDER BY x);
+    -- How a value appears in the JSON text: escaped; short values only whole.
+    probes := ARRAY(SELECT CASE WHEN pg_catalog.length(x) >= 4
+                                THEN pg_catalog.lower(pg_catalog.btrim(pg_catalog.to_jsonb(x)::text, '"'))
+                                ELSE pg_catalog.lower(pg_catalog.to_jsonb(x)::text) END
+                      FROM pg_catalog.unnest(needles) AS x);
 
     -- 1. The live rows.  Personal columns become NULL (or their default when
     -- NOT NULL); a users row's email becomes an address that names no one,
@@ -798,11 +848,19 @@ BEGIN
             'UPDATE saas.audit_logs AS a SET old_values = saas._redact_jsonb(a.old_values, $3, $4), '
             'new_values = saas._redact_jsonb(a.new_values, $3, $4), metadata = saas._redact_jsonb(a.metadata, ''{}'', $4) '
             'WHERE a.organization_id = $2 AND a.table_name = $5 AND (a.record_id = ANY ($6)%s) '
-            'AND (a.old_values ?| $3 OR a.new_values ?| $3)',
+            'AND (EXISTS (SELECT FROM pg_catalog.jsonb_each(a.old_values) AS e WHERE e.key = ANY ($3) '
+            '             AND e.value NOT IN (''null'', ''"[redacted]"'')) '
+            '  OR EXISTS (SELECT FROM pg_catalog.jsonb_each(a.new_values) AS e WHERE e.key = ANY ($3) '
+            '             AND e.value NOT IN (''null'', ''"[redacted]"'')) '
+            '  OR EXISTS (SELECT FROM pg_catalog.unnest($7) AS pr(probe) '
+            '             WHERE pg_catalog.strpos(pg_catalog.lower(a.old_values::text), pr.probe) > 0 '
+            '                OR pg_catalog.strpos(pg_catalog.lower(a.new_values::text), pr.probe) > 0 '
+            '                OR pg_catalog.strpos(pg_catalog.lower(a.metadata::text), pr.probe) > 0))',
             CASE WHEN target->>'audit_link' IS NULL THEN ''
                  ELSE ' OR (a.record_id IS NULL AND (' || (target->>'audit_link') || '))' END)
             USING uid, org, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(target->'cols')), needles,
-                  target->>'table_name', ARRAY(SELECT pg_catalog.jsonb_array_elements_text(target->'ids'))::uuid[];
+                  target->>'table_name', ARRAY(SELECT pg_catalog.jsonb_array_elements_text(target->'ids'))::uuid[],
+                  probes;
         GET DIAGNOSTICS n = ROW_COUNT;
         redacted := redacted + n;
     END LOOP;
@@ -810,11 +868,6 @@ BEGIN
     --       (in any column, nested, inside a text); other records' personal
     --       columns are theirs and left alone.
     IF pg_catalog.cardinality(needles) > 0 THEN
-        -- How a value appears in the JSON text: escaped; short values only whole.
-        probes := ARRAY(SELECT CASE WHEN pg_catalog.length(x) >= 4
-                                    THEN pg_catalog.lower(pg_catalog.btrim(pg_catalog.to_jsonb(x)::text, '"'))
-                                    ELSE pg_catalog.lower(pg_catalog.to_jsonb(x)::text) END
-                          FROM pg_catalog.unnest(needles) AS x);
         UPDATE saas.audit_logs AS a
            SET old_values = saas._redact_jsonb(a.old_values, '{}', needles,
                                                ARRAY(SELECT pg_catalog.jsonb_array_elements_text(personal_map -> a.table_name))),
