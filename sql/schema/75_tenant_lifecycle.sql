@@ -957,10 +957,14 @@ BEGIN
                 INTO left_over USING org;
         END IF;
         CONTINUE WHEN t.tbl = 'saas.organizations'::pg_catalog.regclass;
-        targets := targets || ARRAY(SELECT p.relid FROM pg_catalog.pg_partition_tree(t.tbl) AS p
-                                     JOIN pg_catalog.pg_class AS c ON c.oid = p.relid
-                                    WHERE p.isleaf AND c.relkind = 'r'
-                                    ORDER BY p.level, c.relname);
+        -- (pg_partition_tree() returns nothing for a table that is not partitioned.)
+        targets := targets || ARRAY(SELECT t.tbl FROM pg_catalog.pg_class AS c WHERE c.oid = t.tbl AND c.relkind = 'r'
+                                    UNION ALL
+                                    SELECT x.relid FROM (SELECT p.relid, p.level, c.relname
+                                                           FROM pg_catalog.pg_partition_tree(t.tbl) AS p
+                                                           JOIN pg_catalog.pg_class AS c ON c.oid = p.relid
+                                                          WHERE p.isleaf AND c.relkind = 'r'
+                                                          ORDER BY p.level, c.relname) AS x);
     END LOOP;
     IF NOT left_over THEN
         RAISE NOTICE 'saas.delete_tenant: nothing left of organization %', org;
@@ -974,8 +978,10 @@ COMMENT ON FUNCTION saas._delete_tenant_start(uuid, integer) IS
 REVOKE EXECUTE ON FUNCTION saas._delete_tenant_start(uuid, integer) FROM PUBLIC;
 
 -- One batch: up to batch_rows rows of the tenant in one table (a leaf
--- partition or a plain table).  Where a table references itself without ON
--- DELETE CASCADE, only rows no other row references are taken, leaves first.
+-- partition or a plain table).  Where a table references itself (threads),
+-- only rows no other row references are taken, leaves first: a batch never
+-- cascades to more rows (nor fails on a reference without ON DELETE
+-- CASCADE).  Rows in a reference cycle are left to the last transaction.
 CREATE FUNCTION saas._delete_tenant_batch(org uuid, target regclass, batch_rows integer) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -998,7 +1004,7 @@ BEGIN
              CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS x(c_att, p_att)
               JOIN pg_catalog.pg_attribute AS ca ON ca.attrelid = root AND ca.attnum = x.c_att
               JOIN pg_catalog.pg_attribute AS pa ON pa.attrelid = root AND pa.attnum = x.p_att
-             WHERE k.conrelid = root AND k.confrelid = root AND k.contype = 'f' AND k.confdeltype NOT IN ('c', 'n', 'd')
+             WHERE k.conrelid = root AND k.confrelid = root AND k.contype = 'f'
              GROUP BY k.oid) AS f;
     EXECUTE pg_catalog.format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY(SELECT t.ctid FROM ONLY %1$s AS t '
                               'WHERE t.organization_id = $1%2$s LIMIT $2))', target, COALESCE(guard, ''))
