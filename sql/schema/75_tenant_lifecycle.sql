@@ -200,13 +200,16 @@ BEGIN
              GROUP BY k.oid) AS f;
     SELECT pg_catalog.string_agg(pg_catalog.format('d.%I = t.%I', x, x), ' AND ') INTO join_cond
       FROM pg_catalog.unnest(keys) AS x;
+    -- (The path guards against reference cycles; not the CYCLE clause,
+    -- which Citus does not plan.)
     RETURN pg_catalog.format(
-        'WITH RECURSIVE walk (depth, %1$s) AS ('
-        ' SELECT 0, %2$s FROM %3$s AS t WHERE t.%4$I = $1 AND %5$s'
+        'WITH RECURSIVE walk (depth, path, %1$s) AS ('
+        ' SELECT 0, ARRAY[ROW(%2$s)::text], %2$s FROM %3$s AS t WHERE t.%4$I = $1 AND %5$s'
         ' UNION ALL'
-        ' SELECT w.depth + 1, %6$s FROM walk AS w JOIN %3$s AS c ON c.%4$I = $1 AND (%7$s)'
-        ') CYCLE %1$s SET in_cycle USING path, '
-        'depths AS (SELECT %1$s, pg_catalog.max(depth) AS depth FROM walk WHERE NOT in_cycle GROUP BY %1$s) '
+        ' SELECT w.depth + 1, w.path || ROW(%6$s)::text, %6$s FROM walk AS w JOIN %3$s AS c ON c.%4$I = $1 AND (%7$s)'
+        ' WHERE ROW(%6$s)::text <> ALL (w.path)'
+        '), '
+        'depths AS (SELECT %1$s, pg_catalog.max(depth) AS depth FROM walk GROUP BY %1$s) '
         'SELECT %8$L::text, pg_catalog.to_jsonb(t) FROM %3$s AS t LEFT JOIN depths AS d ON %9$s '
         'WHERE t.%4$I = $1 ORDER BY d.depth NULLS LAST%10$s',
         key_list,
@@ -327,6 +330,7 @@ DECLARE
     saved_role text := pg_catalog.current_setting('session_replication_role');
     saved_tenant text := pg_catalog.current_setting('app.current_tenant_id', true);
     violated boolean;
+    have_present boolean := false;
     logical text;
     excluded text[];
     recreated bigint := 0;
@@ -396,6 +400,21 @@ BEGIN
         'CROSS JOIN LATERAL pg_catalog.jsonb_object_keys(s.record) AS k(key) GROUP BY s.table_name) AS x', src)
         INTO present;
 
+    -- Audit rows already here (the tenant was deleted, its audit rows kept
+    -- until retention) are not loaded twice.  (Their ids go to a temporary
+    -- table: on Citus a distributed table cannot be joined with a local one.)
+    IF EXISTS (SELECT FROM saas.audit_logs AS a WHERE a.organization_id = org) THEN
+        IF pg_catalog.to_regclass('pg_temp.saas_import_present') IS NOT NULL THEN
+            DROP TABLE pg_temp.saas_import_present;  -- an earlier import in this transaction
+        END IF;
+        CREATE TEMPORARY TABLE saas_import_present ON COMMIT DROP AS
+            SELECT a.id, a.table_name, a.record_id, a.action, a.created_at FROM saas.audit_logs AS a
+             WHERE a.organization_id = org;
+        CREATE INDEX ON pg_temp.saas_import_present (id);
+        CREATE INDEX ON pg_temp.saas_import_present (record_id);
+        ANALYZE pg_temp.saas_import_present;
+        have_present := true;
+    END IF;
     PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
     FOR t IN
         SELECT x.ordinal, x.table_name, x.tbl FROM saas.tenant_tables() AS x
@@ -421,15 +440,12 @@ BEGIN
           FROM pg_catalog.pg_attribute AS a
          WHERE a.attrelid = t.tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
            AND (present -> t.table_name) ? a.attname;
-        -- Audit rows already here (the tenant was deleted, its audit rows
-        -- kept until retention) are not loaded twice.
         EXECUTE pg_catalog.format('INSERT INTO %s (%s)%s SELECT %s FROM %s AS s '
                                   'CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%s, s.record) AS r '
                                   'WHERE s.table_name = $1%s',
                                   t.tbl, cols, overriding, vals, src, t.tbl,
-                                  CASE WHEN t.table_name = 'saas.audit_logs'
-                                       THEN ' AND NOT EXISTS (SELECT FROM saas.audit_logs AS a WHERE a.organization_id = r.organization_id'
-                                            ' AND a.created_at = r.created_at AND a.id = r.id)'
+                                  CASE WHEN t.table_name = 'saas.audit_logs' AND have_present
+                                       THEN ' AND NOT EXISTS (SELECT FROM pg_temp.saas_import_present AS a WHERE a.id = r.id)'
                                        ELSE '' END)
             USING t.table_name;
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -459,14 +475,14 @@ BEGIN
                  WHERE tg.tgrelid = t.tbl AND tg.tgparentid = 0
                    AND tg.tgfoid = 'saas.audit_trigger'::pg_catalog.regproc
                  ORDER BY tg.tgname LIMIT 1) AS trg;
-        CONTINUE WHEN NOT FOUND OR NOT EXISTS (SELECT FROM saas.audit_logs AS a
-                                                WHERE a.organization_id = org AND a.table_name = logical
-                                                  AND a.action = 'DELETE');
+        CONTINUE WHEN NOT FOUND OR NOT have_present;
+        CONTINUE WHEN NOT EXISTS (SELECT FROM pg_temp.saas_import_present AS a
+                                   WHERE a.table_name = logical AND a.action = 'DELETE');
         EXECUTE pg_catalog.format(
             'INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, new_values, transaction_id, metadata) '
             'SELECT $1, $2, (s.record->>''id'')::uuid, ''INSERT'', s.record - $3, pg_catalog.txid_current(), $4 '
             'FROM %s AS s WHERE s.table_name = $5 '
-            'AND (SELECT a.action FROM saas.audit_logs AS a WHERE a.organization_id = $1 AND a.table_name = $2 '
+            'AND (SELECT a.action FROM pg_temp.saas_import_present AS a WHERE a.table_name = $2 '
             '     AND a.record_id = (s.record->>''id'')::uuid ORDER BY a.created_at DESC, a.id DESC LIMIT 1) = ''DELETE''',
             src)
             USING org, logical, excluded, saas._lifecycle_metadata('saas.import_tenant'), t.table_name;
@@ -990,25 +1006,44 @@ DECLARE
     root regclass := COALESCE(pg_catalog.pg_partition_root(target), target);
     root_rel text;
     guard text;
+    key_list text;
     n bigint;
 BEGIN
     PERFORM saas._delete_tenant_context(org);
     SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || c.oid::pg_catalog.regclass::text INTO root_rel
       FROM pg_catalog.pg_class AS c WHERE c.oid = root;
+    -- (A row referencing itself does not keep itself: the referenced key,
+    -- unique, tells it from the others.)
     SELECT pg_catalog.string_agg(pg_catalog.format(
                ' AND NOT EXISTS (SELECT FROM %s AS c WHERE c.organization_id = $1 AND %s'
-               ' AND (c.tableoid, c.ctid) <> (t.tableoid, t.ctid))', root_rel, f.matches), '')
+               ' AND (%s) IS DISTINCT FROM (%s))', root_rel, f.matches, f.c_key, f.t_key), '')
       INTO guard
-      FROM (SELECT pg_catalog.string_agg(pg_catalog.format('c.%I = t.%I', ca.attname, pa.attname), ' AND ') AS matches
+      FROM (SELECT pg_catalog.string_agg(pg_catalog.format('c.%I = t.%I', ca.attname, pa.attname), ' AND ') AS matches,
+                   'ROW(' || pg_catalog.string_agg(pg_catalog.format('c.%I', pa.attname), ', ') || ')' AS c_key,
+                   'ROW(' || pg_catalog.string_agg(pg_catalog.format('t.%I', pa.attname), ', ') || ')' AS t_key
               FROM pg_catalog.pg_constraint AS k
              CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS x(c_att, p_att)
               JOIN pg_catalog.pg_attribute AS ca ON ca.attrelid = root AND ca.attnum = x.c_att
               JOIN pg_catalog.pg_attribute AS pa ON pa.attrelid = root AND pa.attnum = x.p_att
              WHERE k.conrelid = root AND k.confrelid = root AND k.contype = 'f'
              GROUP BY k.oid) AS f;
-    EXECUTE pg_catalog.format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY(SELECT t.ctid FROM ONLY %1$s AS t '
-                              'WHERE t.organization_id = $1%2$s LIMIT $2))', target, COALESCE(guard, ''))
-        USING org, batch_rows;
+    -- Rows are picked by primary key (Citus plans that as one shard's
+    -- query), or by ctid where there is none.
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I', a.attname), ', ' ORDER BY k.ord) INTO key_list
+      FROM pg_catalog.pg_index AS i
+     CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::smallint[]) WITH ORDINALITY AS k(att, ord)
+      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.att
+     WHERE i.indrelid = target AND i.indisprimary;
+    IF key_list IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DELETE FROM ONLY %1$s WHERE organization_id = $1 AND (%3$s) IN '
+                                  '(SELECT %3$s FROM ONLY %1$s AS t WHERE t.organization_id = $1%2$s LIMIT $2)',
+                                  target, COALESCE(guard, ''), key_list)
+            USING org, batch_rows;
+    ELSE
+        EXECUTE pg_catalog.format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY(SELECT t.ctid FROM ONLY %1$s AS t '
+                                  'WHERE t.organization_id = $1%2$s LIMIT $2))', target, COALESCE(guard, ''))
+            USING org, batch_rows;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END

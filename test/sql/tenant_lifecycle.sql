@@ -414,6 +414,11 @@ SELECT table_name, count(*) AS deleted, min(metadata->>'operation') AS operation
   FROM saas.audit_logs WHERE organization_id = :'acme' AND action = 'DELETE'
    AND id NOT IN (SELECT id FROM pre_delete_audit)
  GROUP BY table_name ORDER BY table_name;
+-- One transaction per batch (batch_rows 1: one per row), the organization
+-- row in the last one.
+SELECT count(DISTINCT transaction_id) AS transactions, count(*) AS rows_deleted
+  FROM saas.audit_logs WHERE organization_id = :'acme' AND action = 'DELETE'
+   AND id NOT IN (SELECT id FROM pre_delete_audit);
 SELECT count(*) AS audit_rows_kept FROM pre_delete_audit b JOIN saas.audit_logs a USING (id)
  WHERE a.organization_id = :'acme';
 -- The administrator's path (row-level security applies to it; the
