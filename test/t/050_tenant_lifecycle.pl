@@ -52,7 +52,7 @@ my $org2 = $origin->safe_psql('src', q{SELECT id FROM saas.organizations WHERE s
 # ---------------------------------------------------------------------------
 # Scheduled maintenance with pg_cron.
 # ---------------------------------------------------------------------------
-my $jobs_sql = q{SELECT string_agg(jobid || ' ' || jobname || ' | ' || schedule || ' | ' || command || ' | ' || database,
+my $jobs_sql = q{SELECT string_agg(jobname || ' | ' || schedule || ' | ' || command || ' | ' || database || ' | ' || username,
                                    E'\n' ORDER BY jobname) FROM cron.job WHERE jobname LIKE 'saas\_schema[src]%'};
 SKIP: {
     skip "pg_cron is not installed in this PostgreSQL (no pg_cron.so in $pkglib; Debian: postgresql-15-cron)", 9
@@ -60,16 +60,15 @@ SKIP: {
     $origin->safe_psql('src', 'CREATE EXTENSION pg_cron');
     my $first = $origin->safe_psql('src', 'SELECT * FROM saas.schedule_maintenance() ORDER BY jobname');
     my $jobs = $origin->safe_psql('src', $jobs_sql);
-    like($jobs, qr/^\d+ saas_schema\[src\]: audit partitions \| 17 3 \* \* \* \| SELECT saas.audit_create_partitions\(3\) \| src\n
-                   \d+ saas_schema\[src\]: audit retention \| 17 3 \* \* \* \| SELECT saas.audit_drop_partitions\('1\ year\ 1\ mon'\) \| src\n
-                   \d+ saas_schema\[src\]: purge\ soft-deleted \| 17 3 \* \* \* \| SELECT saas.purge_all_soft_deleted\('90\ days'\) \| src$/x,
-         'schedule_maintenance() registers three jobs, visible in cron.job')
-      or diag($jobs);
+    is($jobs, join("\n", "saas_schema[src]: audit partitions | 17 3 * * * | SELECT saas.audit_create_partitions(3) | src | postgres",
+                         "saas_schema[src]: audit retention | 17 3 * * * | SELECT saas.audit_drop_partitions('1 year 1 mon') | src | postgres",
+                         "saas_schema[src]: purge soft-deleted | 17 3 * * * | SELECT saas.purge_all_soft_deleted('90 days') | src | postgres"),
+       'schedule_maintenance() registers three jobs, visible in cron.job, run as the role that scheduled them');
     is($origin->safe_psql('src', 'SELECT * FROM saas.schedule_maintenance() ORDER BY jobname'), $first,
        'a second call changes nothing (same jobs, same ids)');
     is($origin->safe_psql('src', $jobs_sql), $jobs, 'and cron.job holds no duplicate');
     $origin->safe_psql('src', q{SELECT * FROM saas.schedule_maintenance(purge_after => NULL, schedule => '5 4 * * *')});
-    like($origin->safe_psql('src', $jobs_sql), qr/^\d+ [^\n]*audit partitions \| 5 4 \* \* \*[^\n]*\n\d+ [^\n]*audit retention \| 5 4 [^\n]*$/,
+    like($origin->safe_psql('src', $jobs_sql), qr/^[^\n]*audit partitions \| 5 4 \* \* \*[^\n]*\n[^\n]*audit retention \| 5 4 [^\n]*$/,
          'called with other settings it updates the jobs, and unschedules the one left out');
     $origin->safe_psql('src', 'SELECT * FROM saas.schedule_maintenance()');
     # Every job's command works as the role pg_cron runs it as.
@@ -84,9 +83,7 @@ SKIP: {
     $origin->safe_psql('postgres', 'CREATE DATABASE other');
     $origin->safe_psql('other', 'SET client_min_messages = warning; CREATE EXTENSION saas_schema CASCADE');
     ($rc, $out, $err) = $origin->psql('other', 'SELECT * FROM saas.schedule_maintenance()');
-    like($err, qr/ERROR:  saas\.schedule_maintenance: pg_cron is not installed in database other\n
-                  DETAIL:  pg_cron\ runs\ in\ database\ src\.\ There,\ as\ this\ role,\ run:\n
-                  \s+SELECT\ cron\.schedule_in_database\('saas_schema\[other\]:\ audit\ partitions'/x,
+    like($err, qr/ERROR:  saas\.schedule_maintenance: pg_cron is not installed in database other\n\QDETAIL:  pg_cron runs in database src. There, as this role, run:\E\n\s+\QSELECT cron.schedule_in_database('saas_schema[other]: audit partitions'\E/,
          'in a database without pg_cron: 0A000 naming the database pg_cron runs in, with the SQL to run there');
     like($err, qr/HINT: .*crontab.*\n\s+17 3 \* \* \* psql -X -d 'other' -c "SELECT saas\.audit_create_partitions\(3\)"/s,
          'and the crontab lines');
@@ -120,7 +117,7 @@ sub tenant_digest {
     return join("\n", @lines);
 }
 my $source_digest = tenant_digest($origin, 'src', $org1);
-like($source_digest, qr/^app\.invoices=1:.*saas\.task_comments=80:.*audit=\d{3,}:/s,
+like($source_digest, qr/app\.invoices=1:.*saas\.task_comments=80:.*audit=\d{3,}:/s,
      'org-1 has rows in the own table, threaded comments and audit rows');
 
 # The application role exports its tenant: COPY ... TO STDOUT.
@@ -138,7 +135,7 @@ ok(IPC::Run::run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-U', 'regress_ap
    'the application role exports its tenant with COPY (SELECT * FROM saas.export_tenant(...)) TO STDOUT')
   or diag($export_err);
 my $export_lines = () = PostgreSQL::Test::Utils::slurp_file($export_file) =~ /\n/g;
-cmp_ok($export_lines, '>', 400, "the export holds $export_lines rows");
+cmp_ok($export_lines, '>', 300, "the export holds $export_lines rows");
 
 my $target = PostgreSQL::Test::Cluster->new('target');
 $target->init;
@@ -175,8 +172,8 @@ my $result = $target->safe_psql('dst', qq{
     SELECT saas.set_actor('$user');
     UPDATE saas.tasks SET priority = 5 WHERE title = 't2';
     INSERT INTO saas.tickets (organization_id, title, created_by_id) VALUES ('$org1', 'after the move', '$user') RETURNING number;
+    SELECT count(*) FROM saas.audit_logs WHERE user_id = '$user' AND transaction_id = txid_current();
     COMMIT;
-    SELECT count(*) FROM saas.audit_logs WHERE user_id = '$user' AND action IN ('UPDATE', 'INSERT');
 });
 my @r = split /\n/, $result;
 is($r[-2], $origin->safe_psql('src', "SELECT max(number) + 1 FROM saas.tickets WHERE organization_id = '$org1'"),
@@ -185,42 +182,43 @@ is($r[-1], '2', 'the imported tenant\'s writes are audited with their actor');
 
 # ---------------------------------------------------------------------------
 # Personal columns survive dump and restore; an erased person leaves no trace.
+# (In the target database: a database with pg_cron cannot be restored into
+# another database of its cluster.)
 # ---------------------------------------------------------------------------
-$origin->safe_psql('src', q{
+$target->safe_psql('dst', q{
     SELECT saas.declare_personal('saas.users', '{locale}');
     SELECT saas.declare_personal('saas.users', '{full_name}', personal => false);
     SELECT saas.declare_personal('app.invoices', '{card_token}');
 });
 my $personal_sql = q{SELECT string_agg(table_name || '.' || column_name, ' ' ORDER BY 1) FROM saas.personal_columns()};
-my $personal = $origin->safe_psql('src', $personal_sql);
+my $personal = $target->safe_psql('dst', $personal_sql);
 is($personal, 'app.invoices.card_token saas.users.email saas.users.locale', 'the DBA declared personal columns');
-my $dump = "$tmp/src.dump";
-$origin->command_ok(['pg_dump', '-Fc', '-d', $origin->connstr('src'), '-f', $dump], 'pg_dump -Fc');
-$origin->safe_psql('postgres', 'CREATE DATABASE restored');
+my $dump = "$tmp/dst.dump";
+$target->command_ok(['pg_dump', '-Fc', '-d', $target->connstr('dst'), '-f', $dump], 'pg_dump -Fc');
+$target->safe_psql('postgres', 'CREATE DATABASE restored');
 my ($stdout, $stderr);
-ok(IPC::Run::run(['pg_restore', '-j', '2', '-d', $origin->connstr('restored'), $dump], '>', \$stdout, '2>', \$stderr)
+ok(IPC::Run::run(['pg_restore', '-j', '2', '-d', $target->connstr('restored'), $dump], '>', \$stdout, '2>', \$stderr)
    && $stderr eq '', 'pg_restore -j 2 without an error') or diag($stderr);
-is($origin->safe_psql('restored', $personal_sql), $personal, 'the declarations are restored (pg_restore -j 2)');
-$origin->command_ok(['pg_dump', '-d', $origin->connstr('src'), '-f', "$tmp/src.sql"], 'plain pg_dump');
-$origin->safe_psql('postgres', 'CREATE DATABASE restored_plain');
-ok(IPC::Run::run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $origin->connstr('restored_plain'), '-f', "$tmp/src.sql"],
+is($target->safe_psql('restored', $personal_sql), $personal, 'the declarations are restored (pg_restore -j 2)');
+$target->command_ok(['pg_dump', '-d', $target->connstr('dst'), '-f', "$tmp/dst.sql"], 'plain pg_dump');
+$target->safe_psql('postgres', 'CREATE DATABASE restored_plain');
+ok(IPC::Run::run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $target->connstr('restored_plain'), '-f', "$tmp/dst.sql"],
                  '>', \$stdout, '2>', \$stderr), 'plain dump into psql -v ON_ERROR_STOP=1') or diag($stderr);
-is($origin->safe_psql('restored_plain', $personal_sql), $personal, 'the declarations are restored (plain dump)');
+is($target->safe_psql('restored_plain', $personal_sql), $personal, 'the declarations are restored (plain dump)');
 
-my $email = $origin->safe_psql('src', "SELECT email FROM saas.users WHERE organization_id = '$org1' ORDER BY email LIMIT 1");
-my $uid = $origin->safe_psql('src', "SELECT id FROM saas.users WHERE email = '$email'");
-like(PostgreSQL::Test::Utils::slurp_file("$tmp/src.sql"), qr/\Q$email\E/, "a dump taken before the erasure holds $email");
-$origin->safe_psql('src', "SELECT saas.erase_user('$uid')");
-$origin->command_ok(['pg_dump', '-d', $origin->connstr('src'), '-f', "$tmp/after.sql"], 'pg_dump after saas.erase_user()');
+my $email = $target->safe_psql('dst', "SELECT email FROM saas.users WHERE organization_id = '$org1' ORDER BY email LIMIT 1");
+my $uid = $target->safe_psql('dst', "SELECT id FROM saas.users WHERE email = '$email'");
+like(PostgreSQL::Test::Utils::slurp_file("$tmp/dst.sql"), qr/\Q$email\E/, "a dump taken before the erasure holds $email");
+$target->safe_psql('dst', "SELECT saas.erase_user('$uid')");
+$target->command_ok(['pg_dump', '-d', $target->connstr('dst'), '-f', "$tmp/after.sql"], 'pg_dump after saas.erase_user()');
 unlike(PostgreSQL::Test::Utils::slurp_file("$tmp/after.sql"), qr/\Q$email\E/i,
        'a dump taken after it holds no trace of the person: not in the row, not in any audit row');
-like($target->safe_psql('dst', "SELECT count(*) FROM saas.users WHERE email = '$email'"), qr/^1$/,
-     'copies made before (the import on the other cluster) keep it: erase there too');
+is($origin->safe_psql('src', "SELECT count(*) FROM saas.users WHERE email = '$email'"), '1',
+   'copies made before the erasure (the source of the import) keep it: erase there too');
 
 # ---------------------------------------------------------------------------
 # Downgrade to 0.4.0 and back with REDACT, EXPORT and IMPORT audit rows.
 # ---------------------------------------------------------------------------
-$target->safe_psql('dst', "SELECT saas.erase_user('$uid')");
 $target->safe_psql('dst', "SELECT count(*) FROM saas.export_tenant('$org1')");
 my $audit_sql = q{SELECT count(*) || ':' || md5(string_agg(to_jsonb(a)::text, E'\n' ORDER BY a.id)) FROM saas.audit_logs AS a};
 my $audit_before = $target->safe_psql('dst', $audit_sql);
