@@ -33,16 +33,18 @@ static void check_saas_label(const ObjectAddress *object, const char *label);
 static void check_saas_label(const ObjectAddress *object, const char *label) {
     if (label == nullptr) return; // removing a label is always allowed
     if (strcmp(label, kPersonal) != 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("invalid security label \"%s\" for provider %s", label, kProvider),
-                        errdetail("The only label of provider %s is '%s'.", kProvider, kPersonal),
-                        errhint("SECURITY LABEL FOR %s ON COLUMN tbl.col IS '%s' declares a personal "
-                                "column; IS NULL removes the declaration.",
-                                kProvider, kPersonal)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("invalid security label \"%s\" for provider %s", label, kProvider),
+                 errdetail("The only label of provider %s is '%s'.", kProvider, kPersonal),
+                 errhint("SECURITY LABEL FOR %s ON COLUMN tbl.col IS '%s' declares a personal "
+                         "column; IS NULL removes the declaration.",
+                         kProvider, kPersonal)));
     if (object->classId != RelationRelationId || object->objectSubId <= 0)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("security labels of provider %s apply to table columns only", kProvider),
-                        errhint("SECURITY LABEL FOR %s ON COLUMN tbl.col IS '%s'", kProvider, kPersonal)));
+        ereport(ERROR,
+                (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                 errmsg("security labels of provider %s apply to table columns only", kProvider),
+                 errhint("SECURITY LABEL FOR %s ON COLUMN tbl.col IS '%s'", kProvider, kPersonal)));
     char relkind = get_rel_relkind(object->objectId);
     if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -75,12 +77,11 @@ SAAS_FUNCTION(saas_require_no_transaction_block) {
     if (IsTransactionBlock()) {
         const char *caller =
             PG_ARGISNULL(0) ? "this procedure" : text_to_cstring(PG_GETARG_TEXT_PP(0));
-        ereport(ERROR,
-                (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-                 errmsg("%s cannot run inside a transaction block", caller),
-                 errdetail("It commits after every batch, so that other tenants never wait "
-                           "for more than one batch."),
-                 errhint("CALL %s(...) on its own, in autocommit mode.", caller)));
+        ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+                        errmsg("%s cannot run inside a transaction block", caller),
+                        errdetail("It commits after every batch, so that other tenants never wait "
+                                  "for more than one batch."),
+                        errhint("CALL %s(...) on its own, in autocommit mode.", caller)));
     }
     PG_RETURN_VOID();
 }
