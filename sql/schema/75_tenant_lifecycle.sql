@@ -238,7 +238,7 @@ BEGIN
        OR pg_catalog.jsonb_typeof(metadata) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'saas._audit_export: invalid arguments' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF tenant IS NOT NULL AND tenant <> org THEN
+    IF tenant IS DISTINCT FROM org THEN
         RAISE EXCEPTION 'saas._audit_export: organization % is not the current tenant', org
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -265,6 +265,7 @@ DECLARE
     t record;
     n bigint;
     counts jsonb := '{}';
+    saved_tenant text;
 BEGIN
     IF org IS NULL THEN
         RAISE EXCEPTION 'saas.export_tenant: the organization must not be NULL'
@@ -293,8 +294,13 @@ BEGIN
          ORDER BY a.created_at, a.id;
     GET DIAGNOSTICS n = ROW_COUNT;
     counts := counts || pg_catalog.jsonb_build_object('saas.audit_logs', n);
+    -- The EXPORT row is written for the current tenant only: a caller who
+    -- bypasses row-level security and set none has it set meanwhile.
+    saved_tenant := pg_catalog.current_setting('app.current_tenant_id', true);
+    PERFORM pg_catalog.set_config('app.current_tenant_id', org::text, true);
     PERFORM saas._audit_export(org, pg_catalog.jsonb_build_object('rows', counts),
                                saas._lifecycle_metadata('saas.export_tenant'));
+    PERFORM pg_catalog.set_config('app.current_tenant_id', COALESCE(saved_tenant, ''), true);
 END
 $fn$;
 COMMENT ON FUNCTION saas.export_tenant(uuid) IS
@@ -747,10 +753,14 @@ BEGIN
     -- The person's records and values, table by table: the users row, and
     -- rows with declared personal columns that reference the user.
     FOR p IN
-        SELECT pc.table_name, pc.tbl, pg_catalog.array_agg(pc.column_name::text ORDER BY pc.column_name) AS cols,
+        SELECT pc.table_name, pc.tbl,
+               COALESCE(pg_catalog.array_agg(pc.column_name::text ORDER BY pc.column_name)
+                            FILTER (WHERE pc.column_name IS NOT NULL), '{}') AS cols,
                EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                         WHERE a.attrelid = pc.tbl AND a.attname = 'id' AND NOT a.attisdropped) AS has_id
-          FROM saas.personal_columns() AS pc
+          FROM (SELECT x.table_name, x.tbl, x.column_name FROM saas.personal_columns() AS x
+                UNION ALL  -- the users row is anonymised even without personal columns (password hash)
+                SELECT 'saas.users', 'saas.users'::pg_catalog.regclass, NULL) AS pc
          WHERE pc.tbl IN (SELECT x.tbl FROM saas.tenant_tables() AS x)
          GROUP BY pc.table_name, pc.tbl
          ORDER BY pc.table_name
@@ -839,15 +849,16 @@ BEGIN
                       HINT = 'Let erase_user clear them: ALTER TABLE ... ALTER COLUMN ... DROP NOT NULL, or SET DEFAULT a value that names no one.';
         END IF;
         IF (target->>'tbl')::oid = 'saas.users'::pg_catalog.regclass THEN
-            SELECT set_list
-                   || CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = 'saas.users'::pg_catalog.regclass
-                                          AND a.attname = 'password_hash' AND NOT a.attisdropped)
-                           THEN ', password_hash = ''!erased''' ELSE '' END
-                   || CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = 'saas.users'::pg_catalog.regclass
-                                          AND a.attname = 'is_active' AND NOT a.attisdropped)
-                           THEN ', is_active = false' ELSE '' END
+            SELECT pg_catalog.concat_ws(', ', set_list,
+                       CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = 'saas.users'::pg_catalog.regclass
+                                           AND a.attname = 'password_hash' AND NOT a.attisdropped)
+                            THEN 'password_hash = ''!erased''' END,
+                       CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_attribute AS a WHERE a.attrelid = 'saas.users'::pg_catalog.regclass
+                                           AND a.attname = 'is_active' AND NOT a.attisdropped)
+                            THEN 'is_active = false' END)
               INTO set_list;
         END IF;
+        CONTINUE WHEN set_list IS NULL OR set_list = '';
         EXECUTE pg_catalog.format('UPDATE %s AS r SET %s WHERE r.organization_id = $2 AND (%s)',
                                   (target->>'tbl')::oid::pg_catalog.regclass, set_list, target->>'link')
             USING uid, org;
