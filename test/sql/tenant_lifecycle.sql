@@ -5,8 +5,8 @@
 -- with no grant, an administrator that is a member of the tables' owner but
 -- no superuser, and the owner (the superuser running the tests).  The
 -- cluster-level parts (between databases and clusters, pg_dump, pg_cron,
--- crashes, concurrent writes) are in test/t/050_tenant_lifecycle.pl and
--- test/t/055_tenant_delete.pl.
+-- crashes, concurrent writes) are in test/t/150_tenant_lifecycle.pl and
+-- test/t/155_tenant_delete.pl.
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS saas CASCADE;
 DROP SCHEMA IF EXISTS lc CASCADE;
