@@ -51,7 +51,8 @@ COMMENT ON FUNCTION saas._require_admin(text) IS
     'Internal: raises 42501 unless the current role is a member of the owner of saas.organizations and saas.audit_logs.';
 
 -- What a lifecycle operation records in audit_logs.metadata: the request
--- metadata of saas.set_actor(), the operation, and the database roles.
+-- metadata of saas.set_actor() (only with an actor, as the audit trigger
+-- records it), the operation, and the database roles.
 CREATE FUNCTION saas._lifecycle_metadata(operation text) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -60,7 +61,7 @@ DECLARE
     request text := pg_catalog.current_setting('app.request_metadata', true);
     doc jsonb := '{}';
 BEGIN
-    IF request IS NOT NULL AND request <> '' THEN
+    IF request IS NOT NULL AND request <> '' AND saas.current_actor_id() IS NOT NULL THEN
         doc := request::jsonb;
         IF pg_catalog.jsonb_typeof(doc) <> 'object' THEN
             doc := '{}';
@@ -931,14 +932,16 @@ REVOKE EXECUTE ON FUNCTION saas.erase_user(uuid) FROM PUBLIC;
 -- per transaction, each batch committed: other tenants' writes, and the DDL
 -- they may queue behind, never wait longer than one batch.  Finally the
 -- organization row goes, in one transaction with whatever the tenant wrote
--- meanwhile.  Every deleted row is audited like any DELETE (metadata
--- operation saas.delete_tenant); the tenant's audit rows stay until
+-- meanwhile.  Every deleted row is audited like any DELETE (no actor, so
+-- user_id NULL and metadata {}); the tenant's audit rows stay until
 -- retention drops their partitions.  After a crash, CALL it again: it
 -- carries on with what is left.
 
 -- The tenant context of a deletion batch: the tenant (the owner is held by
--- the forced policies too), no actor, and the operation in the metadata the
--- audit trigger records.
+-- the forced policies too), no actor and no request metadata.  (The audit
+-- trigger records metadata only with an actor that saas.set_actor would
+-- accept, and a deletion has none: its DELETE rows have user_id NULL and
+-- metadata {}.)
 CREATE FUNCTION saas._delete_tenant_context(org uuid) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -947,11 +950,10 @@ BEGIN
     PERFORM pg_catalog.set_config('app.current_tenant_id', org::text, true);
     PERFORM pg_catalog.set_config('app.current_user_id', '', true);
     PERFORM pg_catalog.set_config('app.request_metadata', '', true);
-    PERFORM pg_catalog.set_config('app.request_metadata', saas._lifecycle_metadata('saas.delete_tenant')::text, true);
 END
 $fn$;
 COMMENT ON FUNCTION saas._delete_tenant_context(uuid) IS
-    'Internal: sets the tenant and the audit metadata for one transaction of saas.delete_tenant.';
+    'Internal: sets the tenant (no actor, no request metadata) for one transaction of saas.delete_tenant.';
 REVOKE EXECUTE ON FUNCTION saas._delete_tenant_context(uuid) FROM PUBLIC;
 
 -- Checks the call and returns what to delete from, in order: every tenant

@@ -27,6 +27,7 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create _record_extension_functions
 --#create repair_extension_member
 --#create _release_data_objects
+--#create _certify_actor
 
 -- The tables become ordinary tables; their pg_extension_config_dump
 -- registrations go with their membership.
@@ -48,9 +49,17 @@ UPDATE saas.audit_logs AS a
    AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
         OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL));
 SET LOCAL saas_audit.partition_maintenance = off;
-ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
-    CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE', 'REDACT', 'EXPORT', 'IMPORT'));
-COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE. Tenant lifecycle: REDACT (saas.erase_user), EXPORT, IMPORT.';
+-- (One action a line, as in sql/schema/40_audit.sql.)
+ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
+      'INSERT'
+    , 'UPDATE'
+    , 'DELETE'
+    , 'SOFT_DELETE'
+    , 'RESTORE'
+    , 'REDACT'
+    , 'EXPORT'
+    , 'IMPORT'
+));
 
 --#create _require_no_transaction_block
 --#create _require_admin
@@ -145,6 +154,18 @@ $do$;
 --#replace audit_trail
 --#replace distribute
 --#changed-functions
+
+-- Partitions of saas.audit_logs made by audit_create_partitions before 0.5.0
+-- have no row-level security of their own (only audit_logs and
+-- audit_logs_default had it): a role granted SELECT on one read every
+-- tenant's rows there.  They get the parent's (enabled, forced, its
+-- policies), as 0.5.0 gives every new partition.
+--#create _audit_partition_security
+SELECT saas._audit_partition_security(i.inhrelid::pg_catalog.regclass)
+  FROM pg_catalog.pg_inherits AS i
+ WHERE i.inhparent = 'saas.audit_logs'::pg_catalog.regclass
+ ORDER BY i.inhrelid;
+
 SELECT saas._record_extension_functions(NULL);
 
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
@@ -152,3 +173,26 @@ CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
 ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
     'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';
+
+-- The audit columns whose meaning 0.5.0 sharpens (the actor must be one
+-- saas.set_actor would accept; excluded columns are named when they
+-- change): new comments, unless the DBA wrote their own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('user_id', 'app.current_user_id of the session, NULL when unset.', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.'),
+        ('changed_columns', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.'),
+        ('metadata', 'app.request_metadata of the session (a JSON object), {} when unset.', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.'),
+        ('action', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE. Tenant lifecycle: REDACT (saas.erase_user), EXPORT, IMPORT.')) AS v(col, old_text, new_text)
+    LOOP
+        IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
+               (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = 'saas.audit_logs'::pg_catalog.regclass AND a.attname = c.col))
+           OPERATOR(pg_catalog.=) c.old_text THEN
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN saas.audit_logs.%I IS %L', c.col, c.new_text);
+        END IF;
+    END LOOP;
+END
+$$;

@@ -13,6 +13,36 @@ DROP EVENT TRIGGER saas_schema_ddl_command_start;
 -- the downgrade loses no audit row.  Their table_name (saas.audit_logs, or
 -- saas.organizations with no record_id) keeps them out of every record's
 -- history.
+-- It refuses rather than lose something: a lifecycle row whose metadata
+-- already holds saas_schema_action (it would be overwritten), or pg_cron
+-- jobs of this database calling a function dropped below (they would fail).
+DO $do$
+DECLARE
+    n bigint;
+    jobs text;
+BEGIN
+    SELECT pg_catalog.count(*) INTO n FROM saas.audit_logs AS a
+     WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT') AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action';
+    IF n OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: % REDACT/EXPORT/IMPORT audit rows have a metadata key saas_schema_action', n
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The downgrade keeps such rows as UPDATE rows naming their action in that key, which would overwrite the value they hold.',
+                  HINT = 'Stay on 0.5.0, or export those rows first (SELECT * FROM saas.audit_logs WHERE action IN (''REDACT'', ''EXPORT'', ''IMPORT'') AND metadata ? ''saas_schema_action'').';
+    END IF;
+    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+        EXECUTE $q$SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', j.jobname, j.jobid), ', ' ORDER BY j.jobid)
+                     FROM cron.job AS j
+                    WHERE j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+                      AND j.command OPERATOR(pg_catalog.~*) 'saas\.("?)(purge_all_soft_deleted|schedule_maintenance|unschedule_maintenance|erase_user|export_tenant|import_tenant|delete_tenant|declare_personal|personal_columns|tenant_tables)\M'$q$
+            INTO jobs;
+        IF jobs IS NOT NULL THEN
+            RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: pg_cron jobs call tenant lifecycle functions that 0.4.0 does not have: %', jobs
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'SELECT saas.unschedule_maintenance(); (or cron.unschedule() the jobs) first.';
+        END IF;
+    END IF;
+END
+$do$;
 ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
 SET LOCAL saas_audit.partition_maintenance = on;
 UPDATE saas.audit_logs AS a
@@ -23,7 +53,6 @@ UPDATE saas.audit_logs AS a
 SET LOCAL saas_audit.partition_maintenance = off;
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
     CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'));
-COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.';
 -- The default personal columns go (labels the DBA added elsewhere stay).
 DO $do$
 DECLARE
@@ -105,6 +134,52 @@ SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
                       WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
 DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 
+-- Anyone may create triggers running saas.audit_trigger() again, as in
+-- 0.4.0.  Its ACL goes back to the default (NULL, with no initial-privileges
+-- record), exactly as a fresh 0.4.0 install has it: a GRANT to PUBLIC would
+-- give the same privileges, spelled out.  (Grants made to other roles in
+-- 0.5.0 add nothing to PUBLIC's.)
+UPDATE pg_catalog.pg_proc SET proacl = NULL
+ WHERE oid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure;
+DELETE FROM pg_catalog.pg_init_privs
+ WHERE objoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
+   AND classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND objsubid OPERATOR(pg_catalog.=) 0;
+
+-- The monthly partitions of saas.audit_logs go back to what 0.4.0 made:
+-- without row-level security of their own (audit_logs_default keeps its
+-- own, as in 0.4.0).  The policies the update to 0.5.0 and
+-- audit_create_partitions copied from the parent are dropped, and row-level
+-- security is switched off where no other policy remains.  This reopens
+-- those partitions to any role granted SELECT on one of them, as in 0.4.0:
+-- grant SELECT on saas.audit_logs only.
+DO $$
+DECLARE
+    part pg_catalog.regclass;
+    pol pg_catalog.name;
+BEGIN
+    FOR part IN
+        SELECT i.inhrelid::pg_catalog.regclass FROM pg_catalog.pg_inherits AS i
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'saas.audit_logs'::pg_catalog.regclass
+           AND i.inhrelid OPERATOR(pg_catalog.<>) 'saas.audit_logs_default'::pg_catalog.regclass
+         ORDER BY i.inhrelid
+    LOOP
+        FOR pol IN
+            SELECT p.polname FROM pg_catalog.pg_policy AS p
+             WHERE p.polrelid OPERATOR(pg_catalog.=) part
+               AND p.polname OPERATOR(pg_catalog.=) ANY (SELECT q.polname FROM pg_catalog.pg_policy AS q
+                                                         WHERE q.polrelid OPERATOR(pg_catalog.=) 'saas.audit_logs'::pg_catalog.regclass)
+        LOOP
+            EXECUTE pg_catalog.format('DROP POLICY %I ON %s', pol, part);
+        END LOOP;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p WHERE p.polrelid OPERATOR(pg_catalog.=) part) THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', part);
+            EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', part);
+        END IF;
+    END LOOP;
+END
+$$;
+DROP FUNCTION saas._audit_partition_security(regclass);
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
 DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);
@@ -114,3 +189,25 @@ DROP FUNCTION saas._function_definition(regprocedure);
 DROP FUNCTION saas._allow_member_repair();
 DROP FUNCTION saas._remember_pristine_objects();
 DROP FUNCTION saas._ddl_command_start();
+DROP FUNCTION saas._certify_actor();
+
+-- 0.4.0's comments on the audit columns, unless the DBA wrote their own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('user_id', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.', 'app.current_user_id of the session, NULL when unset.'),
+        ('changed_columns', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.'),
+        ('metadata', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.', 'app.request_metadata of the session (a JSON object), {} when unset.'),
+        ('action', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE. Tenant lifecycle: REDACT (saas.erase_user), EXPORT, IMPORT.', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.')) AS v(col, old_text, new_text)
+    LOOP
+        IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
+               (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = 'saas.audit_logs'::pg_catalog.regclass AND a.attname = c.col))
+           OPERATOR(pg_catalog.=) c.old_text THEN
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN saas.audit_logs.%I IS %L', c.col, c.new_text);
+        END IF;
+    END LOOP;
+END
+$$;

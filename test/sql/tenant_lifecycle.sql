@@ -408,9 +408,10 @@ SELECT (SELECT count(*) FROM saas.organizations WHERE id = :'acme') AS organizat
        (SELECT count(*) FROM lc.notes WHERE organization_id = :'acme') AS notes,
        (SELECT count(*) FROM lc.events WHERE organization_id = :'acme') AS events,
        (SELECT count(*) FROM saas.task_comments WHERE organization_id = :'acme') AS comments;
--- Every deleted row has its DELETE audit row, marked as the deletion's; the
--- tenant's earlier audit rows stay (until retention).
-SELECT table_name, count(*) AS deleted, min(metadata->>'operation') AS operation
+-- Every deleted row has its DELETE audit row, with no actor and no request
+-- metadata (a deletion has no actor, and 0.5.0 records metadata only with
+-- one); the tenant's earlier audit rows stay (until retention).
+SELECT table_name, count(*) AS deleted, bool_and(user_id IS NULL AND metadata = '{}') AS no_actor_no_metadata
   FROM saas.audit_logs WHERE organization_id = :'acme' AND action = 'DELETE'
    AND id NOT IN (SELECT id FROM pre_delete_audit)
  GROUP BY table_name ORDER BY table_name;

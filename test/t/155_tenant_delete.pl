@@ -99,10 +99,13 @@ is($node->safe_psql('lc', q{SELECT count(*) FROM saas.tasks WHERE organization_i
     $other_before, 'tenant-2 keeps all its rows');
 is($node->safe_psql('lc', q{SELECT count(*) FROM saas.tasks WHERE organization_id = public.tenant_id(3)}), '30',
     'tenant-3 is untouched');
-# The audit trail: one DELETE per deleted row, marked; the earlier rows kept.
+# The audit trail: one DELETE per deleted row (no actor, no request
+# metadata: the deletion has no actor); the earlier rows kept.
 is($node->safe_psql('lc', qq{SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$org1' AND action = 'DELETE'
-                             AND metadata->>'operation' = 'saas.delete_tenant'}),
-    $rows1, 'every deleted row has its DELETE audit row, marked saas.delete_tenant');
+                             AND user_id IS NULL AND metadata = '{}'}),
+    $rows1, 'every deleted row has its DELETE audit row, without actor or metadata');
+is($node->safe_psql('lc', qq{SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$org1' AND action = 'DELETE'}),
+    $rows1, 'and there is no other DELETE audit row of tenant-1');
 is($node->safe_psql('lc', qq{SELECT count(*) FROM (SELECT table_name, record_id FROM saas.audit_logs
                              WHERE organization_id = '$org1' AND action = 'DELETE' AND record_id IS NOT NULL
                              GROUP BY 1, 2 HAVING count(*) > 1) d}),
