@@ -12,7 +12,9 @@
 #  * Personal-column declarations survive pg_dump/pg_restore (-j 2) and a
 #    plain dump; after saas.erase_user() a dump holds no trace of the person.
 #  * A downgrade to 0.4.0 keeps REDACT/EXPORT/IMPORT audit rows (as UPDATE
-#    rows naming their action) and the update back restores them exactly.
+#    rows naming their action) and the update back restores them exactly;
+#    it refuses when that would overwrite a metadata key, or while a pg_cron
+#    job calls a function it drops.
 #  * Citus: the same export imported into a distributed database and
 #    exported back from it, when a PostgreSQL with Citus and saas_schema is
 #    given in SAAS_CITUS_INSTALL_PATH (Citus is not in Debian; skipped
@@ -231,6 +233,25 @@ is($target->safe_psql('dst', 'SELECT count(*) FROM saas.audit_logs'), ($audit_be
 ($rc, $out, $err) = $target->psql('dst', 'ALTER EXTENSION saas_schema UPDATE');
 is($rc, 0, 'ALTER EXTENSION saas_schema UPDATE back to the newest') or diag($err);
 is($target->safe_psql('dst', $audit_sql), $audit_before, 'every audit row exactly as before the round trip');
+# It refuses rather than overwrite: a lifecycle row whose metadata (the
+# actor's request metadata) already holds saas_schema_action.
+$target->safe_psql('postgres', 'CREATE DATABASE refuse');
+$target->safe_psql('refuse', 'SET client_min_messages = warning; CREATE EXTENSION saas_schema CASCADE');
+$target->safe_psql('refuse', q{
+    INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-7000-8000-00000000e001', 'R', 'r');
+    INSERT INTO saas.users (id, organization_id, email, password_hash, full_name)
+    VALUES ('00000000-0000-7000-8000-00000000e002', '00000000-0000-7000-8000-00000000e001', 'r@r.example', 'h', 'R');
+    BEGIN;
+    SELECT saas.set_tenant('00000000-0000-7000-8000-00000000e001');
+    SELECT saas.set_actor('00000000-0000-7000-8000-00000000e002', '{"saas_schema_action": "mine"}');
+    SELECT count(*) FROM saas.export_tenant('00000000-0000-7000-8000-00000000e001');
+    COMMIT;});
+($rc, $out, $err) = $target->psql('refuse', "\\set VERBOSITY verbose\nALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
+like($err, qr/ERROR:  55000: saas_schema 0\.5\.0 -> 0\.4\.0: 1 REDACT\/EXPORT\/IMPORT audit rows have a metadata key saas_schema_action/,
+     'the downgrade refuses (55000) when relabelling would overwrite a metadata key saas_schema_action');
+is($target->safe_psql('refuse', q{SELECT e.extversion || ' ' || (SELECT a.metadata->>'saas_schema_action' FROM saas.audit_logs a
+                                   WHERE a.action = 'EXPORT') FROM pg_extension e WHERE e.extname = 'saas_schema'}),
+   '0.5.0 mine', 'and changes nothing');
 
 # ---------------------------------------------------------------------------
 # Citus: single server -> Citus -> single server.
@@ -307,11 +328,15 @@ SKIP: {
 # pg_cron ran the job it was given.
 # ---------------------------------------------------------------------------
 SKIP: {
-    skip "pg_cron is not installed in this PostgreSQL (no pg_cron.so in $pkglib)", 2 unless $have_cron;
+    skip "pg_cron is not installed in this PostgreSQL (no pg_cron.so in $pkglib)", 3 unless $have_cron;
     ok($origin->poll_query_until('src', q{SELECT EXISTS (SELECT FROM cron.job_run_details d JOIN cron.job j USING (jobid)
                                                           WHERE j.jobname = 'saas_schema[src]: audit partitions'
                                                             AND d.status = 'succeeded')}),
        'pg_cron ran saas.audit_create_partitions(3) as scheduled, successfully');
+    # A downgrade would leave the purge job calling a function 0.4.0 lacks: refused.
+    ($rc, $out, $err) = $origin->psql('src', "\\set VERBOSITY verbose\nALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
+    like($err, qr/ERROR:  2BP01: saas_schema 0\.5\.0 -> 0\.4\.0: pg_cron jobs call tenant lifecycle functions that 0\.4\.0 does not have: saas_schema\[src\]: purge soft-deleted \(\d+\)\n/,
+         'the downgrade refuses (2BP01) while a pg_cron job of this database calls a function it drops');
     is($origin->safe_psql('src', 'SELECT string_agg(x, \',\' ORDER BY x) FROM saas.unschedule_maintenance() AS x'),
        'saas_schema[src]: audit partitions,saas_schema[src]: audit retention,saas_schema[src]: purge soft-deleted',
        'unschedule_maintenance() removes the jobs');
