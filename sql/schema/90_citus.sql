@@ -212,3 +212,70 @@ $fn$;
 COMMENT ON FUNCTION saas.distribute(integer) IS
     'Citus coordinator only: makes organizations a reference table and distributes every tenant table (audit_logs included) by organization_id, colocated; re-creates the triggers on the shards. See README "Scaling out with Citus".';
 REVOKE EXECUTE ON FUNCTION saas.distribute(integer) FROM PUBLIC;
+
+-- On a Citus worker the tables are not this script's to make.  Citus runs
+-- CREATE EXTENSION saas_schema on every worker: the coordinator's CREATE
+-- EXTENSION is propagated to the workers it knows, and citus_add_node() runs
+-- it on a new one.  Since 0.5.0 the tables, views and ticket_status type are
+-- not extension members, so copies made there would be ordinary tables, and
+-- Citus creates its own shell tables (and the type) on the workers for every
+-- distributed or reference table: "relation already exists".  So, on a
+-- worker, the install script drops what it just made, before handing
+-- anything over (95_ownership.sql then finds nothing to hand over or to
+-- remember for a restore): the worker's saas schema holds the extension's
+-- functions, and the tables Citus puts there.
+--
+-- A worker is a node whose Citus metadata gives it a group other than the
+-- coordinator's 0 (pg_dist_local_group).  Citus sets it before it creates
+-- anything on a node it activates (citus_add_node), and it is set on every
+-- node the coordinator's CREATE EXTENSION reaches; a node outside a cluster
+-- and the coordinator have group 0 and keep the tables.  Without Citus this
+-- does nothing.
+CREATE FUNCTION saas._drop_tables_on_citus_worker() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    local_group integer;
+    kind text;
+    names text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g' INTO local_group;
+    IF local_group IS NULL OR local_group = 0 THEN
+        RETURN false;
+    END IF;
+    -- The extension's tables, views and types that are still its members:
+    -- only the install script's own, right after it made them (once handed
+    -- over, none are members and this finds nothing).  Views, then the
+    -- tables in one statement, then the types; no CASCADE.
+    FOREACH kind IN ARRAY ARRAY['VIEW', 'TABLE', 'TYPE'] LOOP
+        SELECT pg_catalog.string_agg(pg_catalog.format('saas.%I', COALESCE(c.relname, t.typname)), ', '
+                                     ORDER BY COALESCE(c.relname, t.typname))
+          INTO names
+          FROM pg_catalog.pg_depend AS d
+          LEFT JOIN pg_catalog.pg_class AS c
+            ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid
+          LEFT JOIN pg_catalog.pg_type AS t
+            ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.objid
+         WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+           AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema')
+           AND CASE kind WHEN 'VIEW' THEN c.relkind = 'v'
+                         WHEN 'TABLE' THEN c.relkind IN ('r', 'p') AND NOT c.relispartition
+                         ELSE t.typtype IN ('e', 'c', 'd') END
+           AND COALESCE(c.relnamespace, t.typnamespace) = 'saas'::pg_catalog.regnamespace
+           AND COALESCE(c.relname, t.typname) !~ '^_';
+        IF names IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP %s %s', kind, names);
+        END IF;
+    END LOOP;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION saas._drop_tables_on_citus_worker() IS
+    'Internal, for the install script: on a Citus worker, drops the tables, views and types it just made (Citus creates the workers'' tables).';
+REVOKE EXECUTE ON FUNCTION saas._drop_tables_on_citus_worker() FROM PUBLIC;
+
+SELECT saas._drop_tables_on_citus_worker();

@@ -28,6 +28,9 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create repair_extension_member
 --#create _release_data_objects
 --#create _certify_actor
+-- Created, not called: on a distributed install the workers' copies of the
+-- tables are Citus' shell tables and stay (docs/citus.md).
+--#create _drop_tables_on_citus_worker
 
 -- The tables become ordinary tables; their pg_extension_config_dump
 -- registrations go with their membership.

@@ -95,6 +95,7 @@ END
 $$;
 DROP FUNCTION saas._audit_partition_security(regclass);
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
+DROP FUNCTION saas._drop_tables_on_citus_worker();
 DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);
 DROP FUNCTION saas._record_extension_functions(name[]);
