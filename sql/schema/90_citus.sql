@@ -10,14 +10,13 @@
 --
 -- Citus refuses to distribute a table that has triggers, and creating a
 -- trigger on a Citus table needs citus.enable_unsafe_triggers: the triggers
--- are remembered (pg_get_triggerdef), dropped, and re-created on the shards
--- once the tables are distributed.  CREATE EXTENSION on a coordinator also
--- runs the extension script on every worker, so each worker already has the
--- extension's tables with their triggers, foreign keys and policies; Citus
--- uses those copies as the workers' shell tables (it skips creating shell
--- tables, foreign keys and partitions of extension-owned tables), so the
--- triggers are re-created with citus.enable_metadata_sync off: on the shards
--- only, not a second time on the workers' copies ("already exists").
+-- are remembered (pg_get_triggerdef), dropped, and re-created once the tables
+-- are distributed, on the shards and on the workers' shell tables alike.
+-- The workers hold no tables of their own: CREATE EXTENSION, which Citus runs
+-- on every worker, leaves the tables to Citus there (see
+-- saas._drop_tables_on_citus_worker below), and Citus creates each worker's
+-- shell tables as it distributes them (and on a worker added later, from the
+-- coordinator's definitions, triggers, foreign keys and grants included).
 --
 -- Triggers on the reference table organizations would fire once per copy:
 -- the audit trigger's insert would then be a distributed query run from a
@@ -52,7 +51,6 @@ DECLARE
     fks text[] := '{}';
     fk record;
     old_unsafe text;
-    old_sync text;
     old_mode text;
 BEGIN
     SELECT e.extversion INTO citus_version FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus';
@@ -180,13 +178,10 @@ BEGIN
        FROM pg_catalog.unnest(distributed) AS t;
     PERFORM pg_catalog.truncate_local_data_after_distributing_table('saas.organizations'::pg_catalog.regclass);
 
-    -- 6. The foreign keys to organizations and the triggers again, on the
-    --    shards only (the workers' copies of the tables still have theirs,
-    --    see above).
+    -- 6. The foreign keys to organizations and the triggers again.  Citus
+    --    sends them to the shards and to the workers' shell tables.
     old_unsafe := pg_catalog.current_setting('citus.enable_unsafe_triggers');
-    old_sync := pg_catalog.current_setting('citus.enable_metadata_sync');
     PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
-    PERFORM pg_catalog.set_config('citus.enable_metadata_sync', 'off', true);
     FOREACH def IN ARRAY fks LOOP
         EXECUTE def;
     END LOOP;
@@ -199,10 +194,9 @@ BEGIN
     FOREACH def IN ARRAY disabled LOOP
         EXECUTE def;
     END LOOP;
-    PERFORM pg_catalog.set_config('citus.enable_metadata_sync', old_sync, true);
     PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', old_unsafe, true);
     PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', old_mode, true);
-    RETURN NEXT pg_catalog.format('%s triggers re-created on the shards', n);
+    RETURN NEXT pg_catalog.format('%s triggers re-created on the shards and the workers'' shell tables', n);
     IF pg_catalog.cardinality(skipped) > 0 THEN
         RETURN NEXT pg_catalog.format('not re-created on the reference table: %s',
                                       pg_catalog.array_to_string(skipped, ', '));
