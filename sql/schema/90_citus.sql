@@ -206,7 +206,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION saas.distribute(integer) IS
-    'Citus coordinator only: makes organizations a reference table and distributes every tenant table (audit_logs included) by organization_id, colocated; re-creates the triggers on the shards. See README "Scaling out with Citus".';
+    'Citus coordinator only: makes organizations a reference table and distributes every tenant table (audit_logs included) by organization_id, colocated; re-creates the triggers on the shards and the workers'' shell tables. See docs/citus.md.';
 REVOKE EXECUTE ON FUNCTION saas.distribute(integer) FROM PUBLIC;
 
 -- On a Citus worker the tables are not the extension's to make.  Citus runs
@@ -276,7 +276,8 @@ BEGIN
            pg_catalog.string_agg(m.name, ', ' ORDER BY m.name) FILTER (WHERE m.kind = 'TYPE') AS type_names
       INTO copies FROM members AS m;
     IF copies.tables IS NOT NULL THEN
-        -- Distributed before 0.5.0: the copies are the shell tables.
+        -- Distributed already (under 0.4.0, or before a downgrade to it):
+        -- the copies are Citus' shell tables.
         EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid = ANY ($1))'
            INTO shells USING copies.tables;
         IF shells THEN
