@@ -457,6 +457,18 @@ ok $? "ALTER EXTENSION saas_schema UPDATE TO '0.4.0' (downgrade) on the distribu
 is "$(on_workers "SELECT extversion FROM pg_extension WHERE extname = 'saas_schema'")" "0.4.0,0.4.0,0.4.0" "the downgrade ran on every worker"
 is "$(members coord),$(members w1),$(members w2),$(members w3)" "19,19,19,19" \
     "0.4.0: the 13 tables, 5 views and the type are extension members again on every node"
+# The monthly audit partitions' row-level security (0.5.0 gives them the
+# parent's, 0.4.0 had none): on the coordinator, the workers' shell tables
+# and the shards alike.  Distinct "rls forced:policies" states of
+# audit_logs_pYYYYMM and its shards on NODE.
+partition_rls() {
+    on "$1" "SET citus.override_table_visibility = off;
+             SELECT count(*) || ' ' || string_agg(DISTINCT c.relrowsecurity::int::text || c.relforcerowsecurity::int::text || ':'
+                                                  || (SELECT count(*) FROM pg_policy AS p WHERE p.polrelid = c.oid), ',')
+               FROM pg_class AS c WHERE c.relnamespace = 'saas'::regnamespace AND c.relname ~ '^audit_logs_p[0-9]{6}'"
+}
+is "$(partition_rls coord | cut -d' ' -f2)/$(partition_rls w1 | cut -d' ' -f2)/$(partition_rls w3 | cut -d' ' -f2)" "00:0/00:0/00:0" \
+    "0.4.0: the monthly audit partitions have no row-level security, on the coordinator, the shell tables and the shards"
 priority_audits() { # priority_audits ORG TITLE: audit rows of priority changes of the tenant's task TITLE
     c "SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$1' AND changed_columns @> '{priority}'
           AND record_id = (SELECT id FROM saas.tasks WHERE organization_id = '$1' AND title = '$2')"
@@ -488,6 +500,8 @@ is "$(c "SELECT partmethod::text || ' ' || count(*) FROM pg_dist_partition GROUP
     "the tables stay distributed across the downgrade and upgrade"
 is "$(members coord),$(members w1),$(members w2),$(members w3)" "0,0,0,0" \
     "after the round trip no table, view or type belongs to the extension on any node"
+is "$(partition_rls coord | cut -d' ' -f2)/$(partition_rls w1 | cut -d' ' -f2)/$(partition_rls w3 | cut -d' ' -f2)" "11:1/11:1/11:1" \
+    "$NEWEST: the monthly audit partitions have the parent's row-level security again, on the coordinator, the shell tables and the shards ($(partition_rls w1 | cut -d' ' -f1) relations on w1)"
 is "$(c "SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'saas_schema_ddl_command_start'")/$(on_workers "SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'saas_schema_ddl_command_start'")" \
     "A/A,A,A" "the event trigger is back, enabled always, on every node"
 coord_shape=$(table_shape coord)
