@@ -255,7 +255,7 @@ BEGIN
                   AND d.objid = p.oid AND d.refobjid = ext.oid AND d.deptype = 'e')
       AND (saas._function_definition(p.oid) <> sf.definition
            OR pg_catalog.obj_description(p.oid, 'pg_proc') IS DISTINCT FROM sf.description
-           OR p.proowner <> CASE WHEN ext.rolsuper OR p.proname IN ('set_tenant', 'set_actor', '_certify_actor')
+           OR p.proowner <> CASE WHEN ext.rolsuper OR p.proname IN ('set_tenant', 'set_actor', '_certify_actor', '_audit_export')
                                  THEN ext.extowner ELSE 10::pg_catalog.oid END)
 
     UNION ALL

@@ -133,7 +133,7 @@ BEGIN
     END IF;
     -- The owner the install script gave it (see saas.lint()).
     SELECT e.oid, CASE WHEN r.rolsuper OR pg_catalog.split_part(function_identity, '(', 1)
-                                          IN ('saas.set_tenant', 'saas.set_actor', 'saas._certify_actor')
+                                          IN ('saas.set_tenant', 'saas.set_actor', 'saas._certify_actor', 'saas._audit_export')
                        THEN e.extowner ELSE 10::pg_catalog.oid END::regrole
       INTO extension_oid, extension_owner
       FROM pg_catalog.pg_extension AS e JOIN pg_catalog.pg_roles AS r ON r.oid = e.extowner
@@ -242,8 +242,9 @@ SELECT saas._release_data_objects();
 SELECT saas._record_extension_functions(NULL);
 
 -- A database owner who is not a superuser installs the trusted extension:
--- the functions belong to the bootstrap superuser, except the two SECURITY
--- DEFINER ones, saas.set_tenant and saas.set_actor, and saas._certify_actor,
+-- the functions belong to the bootstrap superuser, except the SECURITY
+-- DEFINER ones, saas.set_tenant, saas.set_actor and saas._audit_export, and
+-- saas._certify_actor,
 -- which only its owner may call (set_actor): they read saas.organizations
 -- and saas.users, which the database owner now owns and may replace, e.g.
 -- by a security_invoker view calling a function of its own, so they must
@@ -271,6 +272,10 @@ BEGIN
                                   extension_owner::pg_catalog.regrole);
         EXECUTE pg_catalog.format('ALTER FUNCTION saas._certify_actor() OWNER TO %s',
                                   extension_owner::pg_catalog.regrole);
+        -- Also SECURITY DEFINER, and it inserts into saas.audit_logs, whose
+        -- triggers and defaults its owner controls.
+        EXECUTE pg_catalog.format('ALTER FUNCTION saas._audit_export(pg_catalog.uuid, pg_catalog.jsonb, pg_catalog.jsonb) OWNER TO %s',
+                                  extension_owner::pg_catalog.regrole);
     END IF;
     FOR fn IN
         SELECT p.oid::pg_catalog.regprocedure AS identity,
@@ -281,9 +286,13 @@ BEGIN
          WHERE p.pronamespace OPERATOR(pg_catalog.=) 'saas'::pg_catalog.regnamespace::pg_catalog.oid
            AND p.proowner OPERATOR(pg_catalog.<>) extension_owner
            AND (p.proname OPERATOR(pg_catalog.=) ANY (saas._app_functions())
-                OR p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['audit_trigger', 'enable_tenant_isolation',
-                    'disable_tenant_isolation', 'grant_app_access', 'purge_soft_deleted',
-                    'set_not_null_safely', '_require_transaction_block']::pg_catalog.name[]))
+                OR p.proname OPERATOR(pg_catalog.=) 'audit_trigger'
+                -- every function not for PUBLIC (administrative, or internal
+                -- to one) but the superuser-only ones
+                OR (NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+                    AND p.proname OPERATOR(pg_catalog.<>) ALL (ARRAY['distribute', 'repair_extension_member',
+                        '_remember_pristine_objects', '_allow_member_repair', '_record_extension_functions',
+                        '_regrant', '_release_data_objects']::pg_catalog.name[])))
          ORDER BY 1
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON %s %s TO %s%s', fn.kind, fn.identity,

@@ -263,11 +263,11 @@ is($node->safe_psql('owned', q{
         UNION ALL SELECT t.typowner::regrole::text FROM pg_type t WHERE t.typnamespace = 'saas'::regnamespace AND t.typname !~ '^_'
         UNION ALL SELECT n.nspowner::regrole::text FROM pg_namespace n WHERE n.nspname = 'saas') o}),
     'tenant_admin', 'the schema, tables, views, indexes and types belong to the database owner');
-is($node->safe_psql('owned', q{SELECT string_agg(p.proowner::regrole || ':' || p.proname, ' ' ORDER BY p.proname)
+is($node->safe_psql('owned', q{SELECT string_agg(p.proowner::regrole || ':' || p.proname, ' ' ORDER BY p.proname COLLATE "C")
                                FROM pg_proc p WHERE p.pronamespace = 'saas'::regnamespace
                                 AND p.proowner <> 'postgres'::regrole}),
-    'tenant_admin:_certify_actor tenant_admin:set_actor tenant_admin:set_tenant',
-    "the extension's functions stay the bootstrap superuser's, but for the two SECURITY DEFINER ones and _certify_actor");
+    'tenant_admin:_audit_export tenant_admin:_certify_actor tenant_admin:set_actor tenant_admin:set_tenant',
+    "the extension's functions stay the bootstrap superuser's, but for the SECURITY DEFINER ones and _certify_actor");
 is(planted_in_log() . planted_ran('owned'), '0', 'nothing planted ran so far');
 
 # The owner at work, connected as itself.
@@ -383,6 +383,31 @@ is($node->safe_psql('owned', q{SELECT count(*) FROM saas.audit_logs_default}), '
 is($node->safe_psql('owned', q{SELECT string_agg(c.relname || ':' || c.relforcerowsecurity, ' ' ORDER BY c.relname)
                                FROM pg_class c WHERE c.relname ~ '^audit_logs_(default|p)'}) =~ /:false/ ? 'no' : 'yes',
    'yes', 'every audit partition still has row-level security forced');
+
+# The tenant lifecycle, run by the owner: export, erase a person, delete the
+# tenant in batches.
+my $org_c = '0191b2c4-0000-7000-8000-00000000000c';
+my $user_c = '0191b2c4-0000-7000-8000-0000000000c1';
+($rc, $out, $err) = as_owner(qq{
+    BEGIN;
+    SET LOCAL app.current_tenant_id = '$org_c';
+    INSERT INTO saas.organizations (id, name, slug) VALUES ('$org_c', 'Initech', 'initech');
+    INSERT INTO saas.users (id, organization_id, email, password_hash) VALUES ('$user_c', '$org_c', 'peter\@initech.example', 'h');
+    INSERT INTO saas.projects (organization_id, name, created_by_id) VALUES ('$org_c', 'TPS', '$user_c');
+    COMMIT;
+    BEGIN;
+    SELECT saas.set_tenant('$org_c');
+    SELECT count(*) FROM saas.export_tenant('$org_c');
+    SELECT saas.erase_user('$user_c') IS NOT NULL;
+    COMMIT;
+    CALL saas.delete_tenant('$org_c');
+});
+is($rc, 0, 'the owner exports a tenant, erases a user and deletes the tenant') or diag($err);
+is($node->safe_psql('owned', qq{SELECT (SELECT count(*) FROM saas.organizations WHERE id = '$org_c') || ' '
+                                       || (SELECT count(*) FROM saas.projects WHERE organization_id = '$org_c') || ' '
+                                       || (SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM saas.audit_logs
+                                            WHERE organization_id = '$org_c')}),
+   '0 0 DELETE,EXPORT,INSERT,REDACT,UPDATE', 'the tenant is gone, its export, erasure and deletion are in the audit log');
 
 # What stays superuser-only.
 for my $case (
