@@ -1,5 +1,7 @@
 # Sourced by the other scripts: locates PostgreSQL and defines helpers to
-# build/install the extension and run throwaway clusters.
+# build and install the extension (into a private copy of PostgreSQL for the
+# tests).  Test clusters are PostgreSQL::Test::Cluster nodes (test/t/*.pl,
+# test/perl/SaasTest.pm), started by `make installcheck`.
 # shellcheck shell=bash
 
 PGVER="${PGVER:-15}"
@@ -36,6 +38,33 @@ build_and_install() {
         (cd "$REPO_ROOT" && maybe_sudo make -s PG_CONFIG="$PG_CONFIG" install >/dev/null)
     fi
 }
+
+# use_private_pg_tree DIR: copy the PostgreSQL installation into DIR (it is
+# relocatable) and point PG_CONFIG at the copy.  Tests install the extension
+# there: no root needed, and the system's PostgreSQL is left untouched.
+use_private_pg_tree() {
+    local dir="$1" sys_bin sys_share sys_inc
+    sys_bin="$("$PG_CONFIG" --bindir)"
+    sys_share="$("$PG_CONFIG" --sharedir)"
+    sys_inc="$("$PG_CONFIG" --includedir)"
+    if [ ! -x "$dir/lib/postgresql/$PGVER/bin/pg_config" ]; then
+        mkdir -p "$dir/lib/postgresql" "$dir/share/postgresql" "$dir/include"
+        cp -a "$(dirname "$sys_bin")" "$dir/lib/postgresql/"
+        cp -a "$sys_share" "$dir/share/postgresql/"
+        # Debian's include dir is /usr/include/postgresql: keep the same shape.
+        ln -sfn "$sys_inc" "$dir/include/postgresql"
+        chmod -R a+rX "$dir"
+    fi
+    export PG_CONFIG="$dir/lib/postgresql/$PGVER/bin/pg_config"
+    PGBIN="$("$PG_CONFIG" --bindir)"
+    export PGBIN
+}
+
+# TRANSITIONAL: cluster_start, cluster_stop and free_port serve only the
+# three bash tests not yet rewritten on PostgreSQL::Test::Cluster
+# (test/integration/upgrade_downgrade.sh, dump_restore.sh,
+# dump_audit_partitions.sh -> test/dump_audit_partitions.sh) and the block
+# of scripts/test.sh that runs them.  Remove them with those scripts.
 
 # cluster_start DIR PORT: initdb + start a throwaway cluster in DIR, listening
 # on 127.0.0.1:PORT and a unix socket in DIR.  Exports PGHOST/PGPORT/PGUSER.
@@ -91,25 +120,4 @@ free_port() {
         fi
     done
     return 1
-}
-
-# use_private_pg_tree DIR: copy the PostgreSQL installation into DIR (it is
-# relocatable) and point PG_CONFIG at the copy.  Tests install the extension
-# there: no root needed, and the system's PostgreSQL is left untouched.
-use_private_pg_tree() {
-    local dir="$1" sys_bin sys_share sys_inc
-    sys_bin="$("$PG_CONFIG" --bindir)"
-    sys_share="$("$PG_CONFIG" --sharedir)"
-    sys_inc="$("$PG_CONFIG" --includedir)"
-    if [ ! -x "$dir/lib/postgresql/$PGVER/bin/pg_config" ]; then
-        mkdir -p "$dir/lib/postgresql" "$dir/share/postgresql" "$dir/include"
-        cp -a "$(dirname "$sys_bin")" "$dir/lib/postgresql/"
-        cp -a "$sys_share" "$dir/share/postgresql/"
-        # Debian's include dir is /usr/include/postgresql: keep the same shape.
-        ln -sfn "$sys_inc" "$dir/include/postgresql"
-        chmod -R a+rX "$dir"
-    fi
-    export PG_CONFIG="$dir/lib/postgresql/$PGVER/bin/pg_config"
-    PGBIN="$("$PG_CONFIG" --bindir)"
-    export PGBIN
 }
