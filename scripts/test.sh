@@ -43,7 +43,10 @@ record() { # record STATUS(0=pass) NAME
 selected() { [ -z "${SAAS_TESTS:-}" ] || [[ " $SAAS_TESTS " == *" $1 "* ]]; }
 finish() {
     echo
-    [ ${#FAILED_NAMES[@]} -gt 0 ] && printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+    if [ ${#FAILED_NAMES[@]} -gt 0 ]; then
+        printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+        echo "logs kept in $WORK (TAP: out/tmp_check/log, pg_regress: out/regress)"
+    fi
     echo "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
     exit
@@ -53,7 +56,7 @@ WORK="$(mktemp -d /tmp/saas-test.XXXXXX)"
 chmod 755 "$WORK"
 cleanup() {
     [ -n "${CLUSTER:-}" ] && cluster_stop "$CLUSTER"
-    rm -rf "$WORK"
+    [ "$FAILED" -eq 0 ] && rm -rf "$WORK" # on failure finish() says where the logs are
 }
 trap cleanup EXIT
 
@@ -162,8 +165,8 @@ if [ ${#tap_files[@]} -gt 0 ]; then
             record 0 "tap: $n ($desc)"
             grep '^# figure' <<<"$tap" | sed 's/^/    /'
         else
-            grep -E '^(not ok|#)' <<<"$tap" | grep -v '^# figure' | tail -40 | sed 's/^/    /'
-            record 1 "tap: $n ($desc; log: tmp_check/log/regress_log_$n)"
+            grep -E '^(not ok|#)' <<<"$tap" | grep -vE '^# (figure|Running)' | tail -40 | sed 's/^/    /'
+            record 1 "tap: $n ($desc; log: $OUT/tmp_check/log/regress_log_$n)"
         fi
     done
     if [ "$tap_rc" -ne 0 ] && [ -z "$blamed" ]; then

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 =pod
 
 =head1 NAME
@@ -18,9 +15,11 @@ SaasTest - what saas_schema's TAP tests (test/t/*.pl) have in common
   # statement logging, fsync off unless durable => 1).
   my $node = SaasTest::new_node('main', conf => ['restart_after_crash = on']);
 
-  # A database with CREATE EXTENSION saas_schema CASCADE, and an
-  # application role given access through saas.grant_app_access().
+  # A database with CREATE EXTENSION saas_schema CASCADE (optionally of a
+  # given version), and an application role given access through
+  # saas.grant_app_access().
   SaasTest::create_saas_db($node, 'app');
+  SaasTest::create_saas_db($node, 'old', version => '0.1.0');
   SaasTest::create_app_role($node, 'app', 'regress_app');
 
   # SQL as that role (RLS applies): like $node->psql / safe_psql.
@@ -201,20 +200,22 @@ log_disconnections = off
 
 =pod
 
-=item SaasTest::create_saas_db(NODE, DBNAME)
+=item SaasTest::create_saas_db(NODE, DBNAME, %params)
 
 CREATE DATABASE DBNAME (unless it is C<postgres>) and CREATE EXTENSION
-saas_schema CASCADE in it (which brings citext).
+saas_schema CASCADE in it (which brings citext).  With version => 'X.Y.Z',
+that version instead of the control file's default.
 
 =cut
 
 sub create_saas_db
 {
-	my ($node, $db) = @_;
+	my ($node, $db, %params) = @_;
+	my $version = $params{version} ? " VERSION '$params{version}'" : '';
 	$node->safe_psql('postgres', qq(CREATE DATABASE "$db"))
 	  unless $db eq 'postgres';
 	$node->safe_psql($db,
-		"SET client_min_messages = warning; CREATE EXTENSION saas_schema CASCADE"
+		"SET client_min_messages = warning; CREATE EXTENSION saas_schema$version CASCADE"
 	);
 	return;
 }

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Crash safety of the audited write path.  A cluster with fsync,
 # synchronous_commit and full_page_writes on.  A pgbench write load (every
 # transaction updates a task and inserts a comment, both carrying a unique

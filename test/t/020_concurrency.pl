@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Concurrency: 8 pgbench clients, as the application role, hammer a small hot
 # set of tasks for SAAS_CONC_SECONDS (short mode 60 s, long mode 300 s):
 # updates of one task or of two tasks in a fixed order, comment edits,

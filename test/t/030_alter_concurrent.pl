@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Triggers firing while another session ALTERs the table.  Session A loops
 # (one transaction per iteration) updating every row of two audited tables
 # (row mode and statement mode, both with the updated_at trigger) and now

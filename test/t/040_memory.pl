@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Memory: one UPDATE of N audited rows (SAAS_MEM_ROWS, else 300,000 in short
 # mode -- row mode takes ~100 us a row on 2 cores -- and 1,000,000 in long
 # mode), as superuser, runs with bounded backend memory in row mode and in

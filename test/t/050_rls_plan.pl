@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Row-level security uses the indexes: on 1,000,000 tasks (SAAS_RLS_ROWS)
 # across 1,000 tenants, a tenant's query (run as the application role) is an
 # index scan whose condition is the policy, and saas.current_tenant_id() is

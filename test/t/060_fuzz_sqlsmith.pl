@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # sqlsmith fuzzing against a database with the extension and data, as the
 # application role (random SQL through RLS, the helpers and the triggers) and
 # as the owner.  The server must never crash or hit an assertion: no backend

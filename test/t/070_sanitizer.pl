@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Memory-error checking of the extension while the pg_regress suite runs.
 #
 # Preferred: AddressSanitizer + UndefinedBehaviorSanitizer.  The library is

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # test/consumer is an example of a user's own pg_regress suite that loads
 # saas_schema (--load-extension) and asserts ids and audit output.  Its own
 # Makefile runs it (make installcheck, as a user would) twice against one

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # saas_schema on Citus: a coordinator and two workers on 127.0.0.1, the
 # extension created on the coordinator, saas.distribute(), then tenant
 # isolation, audit, updated_at and ticket numbers checked through the

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # Release metadata agrees with itself: the control file's default version,
 # META.json (PGXN), debian/changelog and the install script all name the
 # same version; make dist produces the archive PGXN takes, and that archive

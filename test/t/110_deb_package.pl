@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # The Debian package: dpkg-buildpackage builds postgresql-15-saas-schema with
 # pg_buildext; the .deb depends on nothing but PostgreSQL 15 and the C/C++
 # runtime (no build tools, no libfmt); its files, put into a copy of the

@@ -1,6 +1,3 @@
-
-# Copyright (c) saas_schema developers
-
 # The C++ sources follow .clang-format (the repository's style).
 
 use strict;
