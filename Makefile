@@ -1,7 +1,15 @@
 # PGXS build of the saas_schema extension (C++17).
 EXTENSION   = saas_schema
 MODULE_big  = saas_schema
-DATA        = $(wildcard sql/saas_schema--*.sql)
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+# The SQL scripts are generated from sql/ (see sql/README.md): the install
+# script from the capability files in sql/schema/, each update script from
+# its delta in sql/updates/ plus the function definitions it needs.
+SQL_GENERATOR = scripts/generate_sql.pl
+SQL_SOURCES   = $(sort $(wildcard sql/schema/*.sql)) $(wildcard sql/functions/*/*.sql) $(SQL_GENERATOR) $(EXTENSION).control
+SQL_UPDATES   = $(patsubst sql/updates/%,sql/$(EXTENSION)--%,$(wildcard sql/updates/*--*.sql))
+DATA_built    = sql/$(EXTENSION)--$(EXTVERSION).sql $(SQL_UPDATES)
 SOURCES     = $(wildcard src/*.cpp)
 OBJS        = $(SOURCES:.cpp=.o)
 SAAS_HEADERS = $(wildcard src/*.hpp)
@@ -42,8 +50,13 @@ $(OBJS): $(SAAS_HEADERS)
 %.o: %.cpp
 	$(CXX) $(CXXFLAGS) $(PG_CXXFLAGS) $(CPPFLAGS) -fPIC -c -o $@ $<
 
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	perl $(SQL_GENERATOR) install $(EXTVERSION) > $@.tmp && mv $@.tmp $@
+
+sql/$(EXTENSION)--%.sql: sql/updates/%.sql $(SQL_SOURCES)
+	perl $(SQL_GENERATOR) update $(subst --, ,$*) > $@.tmp && mv $@.tmp $@
+
 # Release archive for PGXN: saas_schema-<version>.zip of the committed tree.
-EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 	@echo "wrote $(EXTENSION)-$(EXTVERSION).zip"

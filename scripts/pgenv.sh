@@ -61,10 +61,10 @@ use_private_pg_tree() {
 }
 
 # TRANSITIONAL: cluster_start, cluster_stop and free_port serve only the
-# three bash tests not yet rewritten on PostgreSQL::Test::Cluster
-# (test/integration/upgrade_downgrade.sh, dump_restore.sh,
-# dump_audit_partitions.sh -> test/dump_audit_partitions.sh) and the block
-# of scripts/test.sh that runs them.  Remove them with those scripts.
+# bash tests not yet rewritten on PostgreSQL::Test::Cluster
+# (test/integration/dump_restore.sh, dump_audit_partitions.sh ->
+# test/dump_audit_partitions.sh) and the block of scripts/test.sh that runs
+# them.  Remove them with those scripts.
 
 # cluster_start DIR PORT: initdb + start a throwaway cluster in DIR, listening
 # on 127.0.0.1:PORT and a unix socket in DIR.  Exports PGHOST/PGPORT/PGUSER.

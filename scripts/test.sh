@@ -70,31 +70,45 @@ else
     record 1 "build: make with -Wall -Wextra -Werror, install"
     finish
 fi
-if cmake -S . -B "$WORK/cmake" -DSAAS_WERROR=ON -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 &&
-    cmake --build "$WORK/cmake" >>"$WORK/cmake.log" 2>&1 &&
+# CMake must build the same library (same exported symbols) and generate the
+# same SQL scripts as the Makefile.
+same_as_make() {
     cmp -s <(nm -D --defined-only "$WORK/cmake/saas_schema.so" | awk '$2=="T"{print $3}' | sort) \
-        <(nm -D --defined-only saas_schema.so | awk '$2=="T"{print $3}' | sort); then
-    record 0 "build: CMake builds the same library (same exported symbols)"
+        <(nm -D --defined-only saas_schema.so | awk '$2=="T"{print $3}' | sort) || return 1
+    [ "$(cd "$WORK/cmake" && ls sql/saas_schema--*.sql)" = "$(ls sql/saas_schema--*.sql)" ] || return 1
+    local f
+    for f in sql/saas_schema--*.sql; do cmp -s "$f" "$WORK/cmake/$f" || return 1; done
+}
+if cmake -S . -B "$WORK/cmake" -DSAAS_WERROR=ON -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 &&
+    cmake --build "$WORK/cmake" >>"$WORK/cmake.log" 2>&1 && same_as_make; then
+    record 0 "build: CMake builds the same library (same exported symbols) and the same SQL scripts"
 else
     tail -20 "$WORK/cmake.log"
-    record 1 "build: CMake builds the same library (same exported symbols)"
+    record 1 "build: CMake builds the same library (same exported symbols) and the same SQL scripts"
 fi
 
 # Who runs the tests.  PostgreSQL::Test::Cluster runs initdb and the servers
 # as the user running the tests, and initdb refuses root.  So as root (CI),
 # `make installcheck` runs as the unprivileged "postgres" OS user -- the
 # account Debian runs PostgreSQL as -- through runuser; the build and the
-# install into the private tree above stay root's.  Everything the tests
-# write goes to $OUT, owned by that user (pg_regress's --outputdir and
-# temporary instance, TAP_TESTDIR for tmp_check/), so the checkout needs no
-# write access; some tests run git in the root-owned checkout (ls-files,
-# clone), which git allows another user only when its global configuration
-# (in the HOME given here) says the directory is safe.
+# install into the private tree above stay root's.  It runs in a copy of the
+# checkout, this build's products included, owned by that user ($SRC): a
+# checkout under /root is unreadable to it.  Everything the tests write goes
+# to $OUT either way (pg_regress's --outputdir and temporary instance,
+# TAP_TESTDIR for tmp_check/).  Some tests run git (ls-files, clone); in a
+# copy of a git worktree, .git still points into root's repository, which
+# git lets another user use only when its global configuration (in the HOME
+# given here) says the directory is safe.
 OUT="$WORK/out"
 mkdir -p "$OUT/home"
+SRC="$REPO_ROOT"
 if [ "$(id -u)" -eq 0 ]; then
+    SRC="$WORK/src"
+    mkdir "$SRC"
+    tar -C "$REPO_ROOT" --exclude=./tmp_check --exclude=./test/tmp_check --exclude=./results -cf - . |
+        tar -C "$SRC" -xf -
     git config --file "$OUT/home/.gitconfig" safe.directory '*'
-    chown -R postgres: "$OUT"
+    chown -R postgres: "$OUT" "$SRC"
     as_tester() { runuser -u postgres -- env HOME="$OUT/home" PATH="$PATH" "$@"; }
 else
     as_tester() { "$@"; }
@@ -109,9 +123,9 @@ done
 if [ ${#regress_tests[@]} -gt 0 ]; then
     # pg_regress starts (and stops) a temporary instance itself; the locale
     # makes its initdb create a UTF-8 cluster.
-    as_tester env LC_ALL=C.UTF-8 make -s installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= \
+    as_tester env LC_ALL=C.UTF-8 make -s -C "$SRC" installcheck PG_CONFIG="$PG_CONFIG" TAP_TESTS= \
         REGRESS="${regress_tests[*]}" \
-        EXTRA_REGRESS_OPTS="--temp-instance=$OUT/instance --temp-config=$REPO_ROOT/test/temp_instance.conf --outputdir=$OUT/regress" \
+        EXTRA_REGRESS_OPTS="--temp-instance=$OUT/instance --temp-config=$SRC/test/temp_instance.conf --outputdir=$OUT/regress" \
         >"$WORK/regress.log" 2>&1
     regress_rc=$?
     # PG 15 prints "test NAME ... ok"; PG 16+ prints TAP-style "ok N - NAME".
@@ -143,7 +157,7 @@ done
 if [ ${#tap_files[@]} -gt 0 ]; then
     prove_tests=()
     [ -n "${SAAS_TESTS:-}" ] && prove_tests=(PROVE_TESTS="${tap_files[*]}")
-    as_tester make -s installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTDIR="$OUT" \
+    as_tester make -s -C "$SRC" installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTDIR="$OUT" \
         "${prove_tests[@]}" 2>&1 | tee "$WORK/tap.log"
     tap_rc=${PIPESTATUS[0]}
     echo
@@ -174,12 +188,12 @@ if [ ${#tap_files[@]} -gt 0 ]; then
     fi
 fi
 
-# TRANSITIONAL.  upgrade_downgrade, dump_restore and dump_audit_partitions
-# are being rewritten as TAP tests (on test/perl/SaasTest.pm) together with
-# the SQL restructuring.  Until then they run as before: bash scripts on a
-# cluster from scripts/pgenv.sh, counted by their "ok"/"not ok" lines.  With
-# them go this block, test/lib.sh, test/dump_audit_partitions.sh and the
-# cluster helpers at the end of scripts/pgenv.sh.
+# TRANSITIONAL.  dump_restore and dump_audit_partitions are being rewritten
+# as TAP tests (as upgrade_downgrade was: test/t/030_upgrade_downgrade.pl).
+# Until then they run as before: bash scripts on a cluster from
+# scripts/pgenv.sh, counted by their "ok"/"not ok" lines.  With them go this
+# block, test/lib.sh, test/dump_audit_partitions.sh and the cluster helpers
+# at the end of scripts/pgenv.sh.
 legacy=()
 for t in test/integration/*.sh; do
     [ -f "$t" ] && selected "$(basename "$t" .sh)" && legacy+=("$t")

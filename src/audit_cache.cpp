@@ -5,13 +5,12 @@
 // different physical column layout than their parent (dropped columns), so
 // each clone gets its own description.
 #include "audit_cache.hpp"
+#include "trigger_cache.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 }
 
@@ -19,37 +18,13 @@ namespace saas::audit {
 namespace {
 
 struct CacheEntry {
-    Oid trigger_oid; // hash key
+    TriggerCacheEntry key;
+    // Invalidation only marks the entry stale: the description is released
+    // later, because a trigger call may still be using it.
     RelationInfo *info;
 };
 
-HTAB *relation_cache = nullptr;
-
-// Relcache invalidation: ALTER TABLE, CREATE/DROP TRIGGER and friends all
-// invalidate the relation.  We only mark entries stale; the memory is
-// released later because a trigger call may still be using it.
-void invalidate_relation(Datum, Oid relid) {
-    if (relation_cache == nullptr) return;
-    HASH_SEQ_STATUS status;
-    hash_seq_init(&status, relation_cache);
-    CacheEntry *entry;
-    while ((entry = static_cast<CacheEntry *>(hash_seq_search(&status))) != nullptr) {
-        if (entry->info != nullptr && (relid == InvalidOid || entry->info->relation_oid == relid))
-            entry->info->valid = false;
-    }
-}
-
-void ensure_cache() {
-    if (relation_cache != nullptr) return;
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof ctl);
-    ctl.keysize = sizeof(Oid);
-    ctl.entrysize = sizeof(CacheEntry);
-    ctl.hcxt = CacheMemoryContext;
-    relation_cache =
-        hash_create("saas audit relation cache", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    CacheRegisterRelcacheCallback(invalidate_relation, (Datum)0);
-}
+TriggerCache relation_cache = make_trigger_cache("saas audit relation cache", sizeof(CacheEntry));
 
 ValueKind value_kind_for(Oid type_id) {
     switch (type_id) {
@@ -59,11 +34,8 @@ ValueKind value_kind_for(Oid type_id) {
     case INT4OID:
     case INT8OID:
         return ValueKind::Integer;
-#if PG_VERSION_NUM >= 140000
-    // numeric_is_inf() is exported from 14 on; 13 takes the generic path.
     case NUMERICOID:
         return ValueKind::Numeric;
-#endif
     case TEXTOID:
     case VARCHAROID:
         return ValueKind::Text;
@@ -176,8 +148,6 @@ RelationInfo *build_relation_info(TriggerData *trigdata) {
     MemoryContext old = MemoryContextSwitchTo(context);
     RelationInfo *info = static_cast<RelationInfo *>(palloc0(sizeof(RelationInfo)));
     info->context = context;
-    info->trigger_oid = trigdata->tg_trigger->tgoid;
-    info->relation_oid = RelationGetRelid(trigdata->tg_relation);
     // If describing fails (bad arguments), the half-built context must not
     // stay in CacheMemoryContext: park it under the transaction so an ERROR
     // frees it, and move it to the cache only on success.
@@ -185,30 +155,25 @@ RelationInfo *build_relation_info(TriggerData *trigdata) {
     describe_relation(info, trigdata);
     MemoryContextSetParent(context, CacheMemoryContext);
     MemoryContextSwitchTo(old);
-    info->valid = true;
     return info;
 }
 
 } // namespace
 
 RelationInfo *lookup_relation_info(TriggerData *trigdata) {
-    ensure_cache();
-    Oid trigger_oid = trigdata->tg_trigger->tgoid;
-    bool found;
-    CacheEntry *entry =
-        static_cast<CacheEntry *>(hash_search(relation_cache, &trigger_oid, HASH_ENTER, &found));
-    if (!found) entry->info = nullptr;
-    RelationInfo *info = entry->info;
-    if (info != nullptr && info->valid &&
-        info->relation_oid == RelationGetRelid(trigdata->tg_relation))
-        return info;
-    if (info != nullptr) {
+    auto *entry = reinterpret_cast<CacheEntry *>(
+        trigger_cache_entry(&relation_cache, trigdata->tg_trigger->tgoid));
+    if (entry->info != nullptr && trigger_cache_entry_current(&entry->key, trigdata->tg_relation))
+        return entry->info;
+    if (entry->info != nullptr) {
         // A caller up the stack may still hold the stale description: free
         // it with the transaction instead of now.
-        MemoryContextSetParent(info->context, TopTransactionContext);
+        MemoryContextSetParent(entry->info->context, TopTransactionContext);
         entry->info = nullptr;
     }
     entry->info = build_relation_info(trigdata);
+    entry->key.relation_oid = RelationGetRelid(trigdata->tg_relation);
+    entry->key.valid = true;
     return entry->info;
 }
 

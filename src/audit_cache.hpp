@@ -2,8 +2,9 @@
 // audited relation: column metadata, how each column becomes JSONB, and the
 // positions of the special columns (tenant, id, deleted_at, updated_at).
 //
-// Built once per (trigger, relation) and reused until a relcache invalidation
-// (ALTER TABLE, DROP/CREATE TRIGGER, ...) marks it stale.
+// Built once per trigger and reused until a relcache invalidation of the
+// relation (ALTER TABLE, DROP/CREATE TRIGGER, ...) marks it stale
+// (trigger_cache.hpp).
 #pragma once
 
 #include "boundary.hpp"
@@ -37,13 +38,10 @@ struct Column {
 
 struct RelationInfo {
     MemoryContext context; // owns this struct and everything it points to
-    Oid trigger_oid;
-    Oid relation_oid;
-    bool valid;           // cleared by the relcache callback
-    text *table_name;     // logical "schema.table" written to audit_logs
-    int tenant_attno;     // 1-based; column of the organization id (uuid)
-    int id_attno;         // 1-based; 0 when the table has no uuid "id"
-    int deleted_at_attno; // 1-based; 0 when the table has no soft delete
+    text *table_name;      // logical "schema.table" written to audit_logs
+    int tenant_attno;      // 1-based; column of the organization id (uuid)
+    int id_attno;          // 1-based; 0 when the table has no uuid "id"
+    int deleted_at_attno;  // 1-based; 0 when the table has no soft delete
     int natts;
     Column *columns; // natts entries, index attno - 1
 };

@@ -38,9 +38,8 @@ void uuid_value(JsonbValue *out, Datum value) {
     string_value(out, buf, 36);
 }
 
-// Embeds a JSONB document: scalars are unwrapped (a raw scalar container
-// cannot be pushed as a value in every supported version), containers are
-// pushed whole.
+// Embeds a JSONB document: scalars become a scalar JsonbValue, containers
+// are pushed whole.
 void jsonb_value(JsonbValue *out, Jsonb *jsonb) {
     if (JB_ROOT_IS_SCALAR(jsonb)) {
         if (!JsonbExtractScalar(&jsonb->root, out)) elog(ERROR, "could not extract jsonb scalar");
@@ -76,7 +75,6 @@ void column_value(JsonbValue *out, const Column &col, Datum value, bool isnull) 
         return;
     }
     case ValueKind::Numeric: {
-#if PG_VERSION_NUM >= 140000
         Numeric number = DatumGetNumeric(value);
         if (numeric_is_nan(number) || numeric_is_inf(number)) {
             // Not valid JSON numbers: to_jsonb writes them as strings.
@@ -87,9 +85,6 @@ void column_value(JsonbValue *out, const Column &col, Datum value, bool isnull) 
             out->val.numeric = number;
         }
         return;
-#else
-        break; // not reached: value_kind_for() never picks Numeric before 14
-#endif
     }
     case ValueKind::Text: {
         text *txt = DatumGetTextPP(value);

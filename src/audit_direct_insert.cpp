@@ -8,12 +8,15 @@
 // call.  Nothing else fires: the inserter declines when any INSERT trigger
 // exists.
 //
-// The executor calls used here changed shape between major versions
+// The executor calls used here change shape between major versions
 // (InitResultRelInfo, ExecInsertIndexTuples, partition descriptors), and the
 // code relies on how PostgreSQL 15's ExecRelCheck uses ri_ConstraintExprs.
-// It is therefore compiled for PostgreSQL 15 only; on other versions
-// direct_begin declines and every audit row takes the SPI path.
+// It is therefore compiled for PostgreSQL 15 only (pg.hpp rejects older
+// majors); on a later major direct_begin declines and every audit row takes
+// the SPI path.
 #include "audit_direct_insert.hpp"
+#include "invalidated_cache.hpp"
+#include "table_owner.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -30,7 +33,6 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/syscache.h"
@@ -38,14 +40,7 @@ extern "C" {
 
 namespace saas::audit {
 
-const char *const kSuppliedColumnNames[kSuppliedColumns] = {
-    "organization_id", "table_name", "record_id",       "action",         "user_id",
-    "old_values",      "new_values", "changed_columns", "transaction_id", "metadata"};
-const Oid kSuppliedColumnTypes[kSuppliedColumns] = {UUIDOID, TEXTOID,  UUIDOID,  TEXTOID,
-                                                    UUIDOID, JSONBOID, JSONBOID, TEXTARRAYOID,
-                                                    INT8OID, JSONBOID};
-
-#if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000
+#if PG_VERSION_NUM >= 150000 && PG_VERSION_NUM < 160000 // PostgreSQL 15 only: see above
 
 namespace {
 
@@ -93,20 +88,23 @@ struct SessionCache {
     TupleTableSlot *slot; // a row of the parent, virtual
     int natts;
     int key_att;          // the partition key column (0-based)
-    int *source;          // per parent column: index of the supplied value, or -1
+    int *source;          // per parent column: its index in kAuditColumns, or -1
     ExprState **defaults; // per parent column not supplied: its default, or nullptr
     int npartitions;
     PartitionEntry partitions[kMaxPartitions];
 };
 
 SessionCache cache;
-bool callbacks_registered = false;
 // At most one inserter is active (direct_begin declines inside another).  An
 // abort of its subtransaction or transaction ends it: its direct_end never runs.
 bool inserter_active = false;
 SubTransactionId active_subtransaction = InvalidSubTransactionId;
+bool transaction_callbacks_registered = false;
 
-void on_relcache_invalidation(Datum, Oid relid) {
+// Stale when the parent, a cached partition or one of its indexes is
+// invalidated, and on any change to a function or type: planned
+// expressions can inline functions and depend on types.
+void mark_cache_stale(InvalidatedCache *, Oid relid) {
     if (!cache.valid) return;
     if (relid == InvalidOid || relid == cache.parent_oid) {
         cache.valid = false;
@@ -124,10 +122,8 @@ void on_relcache_invalidation(Datum, Oid relid) {
     }
 }
 
-// Planned expressions can inline functions and depend on types.
-void on_function_or_type_invalidation(Datum, int, uint32) {
-    cache.valid = false;
-}
+constexpr int kFunctionAndTypeCaches[] = {PROCOID, TYPEOID};
+InvalidatedCache cache_invalidation = {mark_cache_stale, kFunctionAndTypeCaches, 2, false};
 
 void on_transaction_end(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -141,13 +137,11 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subid, SubTran
 }
 
 void register_callbacks() {
-    if (callbacks_registered) return;
-    CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
-    CacheRegisterSyscacheCallback(PROCOID, on_function_or_type_invalidation, (Datum)0);
-    CacheRegisterSyscacheCallback(TYPEOID, on_function_or_type_invalidation, (Datum)0);
+    watch_invalidation(&cache_invalidation);
+    if (transaction_callbacks_registered) return;
     RegisterXactCallback(on_transaction_end, nullptr);
     RegisterSubXactCallback(on_subtransaction_event, nullptr);
-    callbacks_registered = true;
+    transaction_callbacks_registered = true;
 }
 
 bool citus_preloaded() {
@@ -211,9 +205,9 @@ bool map_columns(Relation parent) {
         cache.source[a] = -1;
         if (att->attisdropped) continue;
         if (att->attidentity != '\0' || att->attgenerated != '\0') return false;
-        for (int c = 0; c < kSuppliedColumns; c++) {
-            if (strcmp(NameStr(att->attname), kSuppliedColumnNames[c]) != 0) continue;
-            if (att->atttypid != kSuppliedColumnTypes[c]) return false;
+        for (int c = 0; c < kAuditColumnCount; c++) {
+            if (strcmp(NameStr(att->attname), kAuditColumns[c].name) != 0) continue;
+            if (att->atttypid != kAuditColumns[c].type) return false;
             cache.source[a] = c;
             found++;
         }
@@ -224,7 +218,7 @@ bool map_columns(Relation parent) {
             if (cache.defaults[a] == nullptr) return false;
         }
     }
-    return found == kSuppliedColumns;
+    return found == kAuditColumnCount;
 }
 
 // Rebuilds the parent-level part of the cache.  Catalog lookups in here can
@@ -448,13 +442,8 @@ bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) 
     ResetPerTupleExprContext(estate);
     ExprContext *econtext = GetPerTupleExprContext(estate);
     MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-    // Defaults and constraints run as the owner, as in the SPI path.  An
-    // ERROR in between restores the user: (sub)transaction abort resets it.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(ins->owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    // Defaults and constraints run as the owner, as in the SPI path.
+    SavedUser saved = become_table_owner(ins->owner);
 
     TupleTableSlot *slot = cache.slot;
     ExecClearTuple(slot);
@@ -473,7 +462,7 @@ bool direct_insert(DirectInserter *ins, const Datum *values, const bool *nulls) 
     ExecStoreVirtualTuple(slot);
     bool inserted = insert_slot(ins);
     if (!inserted) ins->usable = false;
-    SetUserIdAndSecContext(saved_user, saved_context);
+    restore_user(saved);
     MemoryContextSwitchTo(old);
     return inserted;
 }
@@ -490,7 +479,7 @@ void direct_end(DirectInserter *ins) {
     inserter_active = false;
 }
 
-#else // not PostgreSQL 15: always the SPI path
+#else // a later major: always the SPI path
 
 struct DirectInserter {
     int unused;

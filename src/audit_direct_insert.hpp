@@ -20,15 +20,9 @@
 // declines and the caller uses the SPI path, which handles everything.
 #pragma once
 
-#include "pg.hpp"
+#include "audit_columns.hpp"
 
 namespace saas::audit {
-
-// The columns the writer supplies, in this order.  id and created_at (and any
-// column added later) take their defaults.
-constexpr int kSuppliedColumns = 10;
-extern const char *const kSuppliedColumnNames[kSuppliedColumns];
-extern const Oid kSuppliedColumnTypes[kSuppliedColumns];
 
 struct DirectInserter;
 
@@ -36,7 +30,7 @@ struct DirectInserter;
 // Returns nullptr when the direct path cannot be used: use SPI instead.
 DirectInserter *direct_begin(Oid audit_logs, Oid owner);
 
-// Inserts one row (values in kSuppliedColumnNames order).  Returns false,
+// Inserts one row (values in kAuditColumns order).  Returns false,
 // without inserting, when the row's partition cannot take direct inserts;
 // the inserter then declines every later row too (direct_usable).
 bool direct_insert(DirectInserter *inserter, const Datum *values, const bool *nulls);

@@ -4,7 +4,7 @@
 // with transition tables it diffs the whole statement in C++ and writes the
 // audit rows with multi-row INSERTs (much cheaper for bulk statements).
 #include "audit_writer.hpp"
-#include "gucs.hpp"
+#include "extension_gucs.hpp"
 
 extern "C" {
 #include "executor/executor.h"

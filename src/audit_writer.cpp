@@ -1,61 +1,37 @@
 // Writes audit rows (see audit_writer.hpp).
 #include "audit_writer.hpp"
 #include "audit_direct_insert.hpp"
-#include "settings.hpp"
+#include "invalidated_cache.hpp"
+#include "table_owner.hpp"
 
 extern "C" {
-#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "utils/array.h"
-#include "utils/inval.h"
+#include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
-#include "utils/uuid.h"
 }
 
 namespace saas::audit {
 namespace {
 
-constexpr const char *kUserIdSetting = "app.current_user_id";
-constexpr const char *kMetadataSetting = "app.request_metadata";
-constexpr int kColumns = 10;
-static_assert(kColumns == kSuppliedColumns, "the SQL column lists follow kSuppliedColumnNames");
 // Rows per multi-row INSERT in statement mode: large enough to amortise the
 // executor start-up, small enough to bound the arrays' memory.
 constexpr int kBatchRows = 2000;
 
-const char *const kRowInsertSql =
-    "INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, "
-    "old_values, new_values, changed_columns, transaction_id, metadata) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+// --- saas.audit_logs' OID and owner, refreshed after any invalidation of it
 
-// changed_columns travels as the text form of each row's text[]: a text[][]
-// cannot hold rows with different numbers of changed columns.
-const char *const kBatchInsertSql =
-    "INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, "
-    "old_values, new_values, changed_columns, transaction_id, metadata) "
-    "SELECT u.o, $2, u.r, u.a, $5, u.ov, u.nv, u.cc::pg_catalog.text[], $9, $10 "
-    "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-    "pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8)) "
-    "AS u(o, r, a, ov, nv, cc)";
-
-SPIPlanPtr row_plan = nullptr;
-SPIPlanPtr batch_plan = nullptr;
-
-// saas.audit_logs' OID and owner, refreshed after any invalidation of it.
 Oid audit_logs_oid = InvalidOid;
 Oid audit_logs_owner = InvalidOid;
-bool audit_callback_registered = false;
 
-void forget_audit_logs(Datum, Oid relid) {
+void forget_audit_logs(InvalidatedCache *, Oid relid) {
     if (relid == InvalidOid || relid == audit_logs_oid) audit_logs_oid = InvalidOid;
 }
 
+InvalidatedCache audit_logs_invalidation = {forget_audit_logs, nullptr, 0, false};
+
 Oid audit_logs_owner_id() {
-    if (!audit_callback_registered) {
-        CacheRegisterRelcacheCallback(forget_audit_logs, (Datum)0);
-        audit_callback_registered = true;
-    }
+    watch_invalidation(&audit_logs_invalidation);
     if (audit_logs_oid != InvalidOid) return audit_logs_owner;
     Oid nsp = get_namespace_oid("saas", true);
     Oid relid = OidIsValid(nsp) ? get_relname_relid("audit_logs", nsp) : InvalidOid;
@@ -72,199 +48,139 @@ Oid audit_logs_owner_id() {
     return audit_logs_owner;
 }
 
-SPIPlanPtr prepare_plan(SPIPlanPtr *slot, const char *sql, const Oid *types) {
+// --- The SPI INSERTs, derived from kAuditColumns
+
+// One element of a batch INSERT's array parameter.
+struct ElementType {
+    Oid type;
+    int16 len;
+    bool by_val;
+    char align;
+};
+
+ElementType batch_element(const AuditColumnSpec &col) {
+    if (col.batch == BatchForm::PerRowText) return {TEXTOID, -1, false, TYPALIGN_INT};
+    return {col.type, col.type_len, col.type_by_val, col.type_align};
+}
+
+enum class InsertKind : uint8_t { Row, Batch };
+
+void append_column_names(StringInfo sql, bool per_row_only) {
+    bool first = true;
+    for (const AuditColumnSpec &col : kAuditColumns) {
+        if (per_row_only && col.batch == BatchForm::Shared) continue;
+        if (!first) appendStringInfoString(sql, ", ");
+        appendStringInfoString(sql, col.name);
+        first = false;
+    }
+}
+
+// Row:   INSERT INTO saas.audit_logs (organization_id, ...) VALUES ($1, ...)
+// Batch: INSERT INTO saas.audit_logs (organization_id, ...)
+//        SELECT u.organization_id, $2, ..., u.changed_columns::pg_catalog.text[], ...
+//        FROM ROWS FROM (pg_catalog.unnest($1), ...) AS u(organization_id, ...)
+// Built once per backend, when the plan is prepared.
+void build_insert(InsertKind kind, StringInfo sql, Oid *types) {
+    appendStringInfoString(sql, "INSERT INTO saas.audit_logs (");
+    append_column_names(sql, false);
+    appendStringInfoString(sql, kind == InsertKind::Row ? ") VALUES (" : ") SELECT ");
+    for (int c = 0; c < kAuditColumnCount; c++) {
+        const AuditColumnSpec &col = kAuditColumns[c];
+        if (c > 0) appendStringInfoString(sql, ", ");
+        if (kind == InsertKind::Row || col.batch == BatchForm::Shared) {
+            appendStringInfo(sql, "$%d", c + 1);
+            types[c] = col.type;
+            continue;
+        }
+        appendStringInfo(sql, "u.%s", col.name);
+        if (col.batch == BatchForm::PerRowText)
+            appendStringInfo(sql, "::%s",
+                             format_type_extended(col.type, -1, FORMAT_TYPE_FORCE_QUALIFY));
+        types[c] = get_array_type(batch_element(col).type);
+    }
+    if (kind == InsertKind::Row) {
+        appendStringInfoChar(sql, ')');
+        return;
+    }
+    appendStringInfoString(sql, " FROM ROWS FROM (");
+    bool first = true;
+    for (int c = 0; c < kAuditColumnCount; c++) {
+        if (kAuditColumns[c].batch == BatchForm::Shared) continue;
+        appendStringInfo(sql, "%spg_catalog.unnest($%d)", first ? "" : ", ", c + 1);
+        first = false;
+    }
+    appendStringInfoString(sql, ") AS u(");
+    append_column_names(sql, true);
+    appendStringInfoChar(sql, ')');
+}
+
+SPIPlanPtr insert_plans[2] = {nullptr, nullptr};
+
+SPIPlanPtr insert_plan(InsertKind kind) {
+    SPIPlanPtr *slot = &insert_plans[static_cast<int>(kind)];
     if (*slot != nullptr) return *slot;
-    SPIPlanPtr plan = SPI_prepare(sql, kColumns, const_cast<Oid *>(types));
+    StringInfoData sql;
+    initStringInfo(&sql);
+    Oid types[kAuditColumnCount];
+    build_insert(kind, &sql, types);
+    SPIPlanPtr plan = SPI_prepare(sql.data, kAuditColumnCount, types);
     if (plan == nullptr)
         elog(ERROR, "SPI_prepare failed for audit insert: %s", SPI_result_code_string(SPI_result));
     if (SPI_keepplan(plan) != 0) elog(ERROR, "SPI_keepplan failed for audit insert");
+    pfree(sql.data);
     *slot = plan;
     return plan;
 }
 
-// Runs a prepared insert as the owner of saas.audit_logs.
-void execute_as_owner(SPIPlanPtr *slot, const char *sql, const Oid *types, Datum *values,
-                      const char *nulls) {
+// Runs a prepared insert as the owner of saas.audit_logs.  nulls in SPI's
+// ' '/'n' form.
+void execute_as_owner(InsertKind kind, Datum *values, const char *nulls) {
     Oid owner = audit_logs_owner_id();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    SPIPlanPtr plan = prepare_plan(slot, sql, types);
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    // An ERROR in between restores the user: transaction abort resets it.
-    SetUserIdAndSecContext(owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    SPIPlanPtr plan = insert_plan(kind);
+    SavedUser saved = become_table_owner(owner);
     int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    restore_user(saved);
     if (rc != SPI_OK_INSERT) elog(ERROR, "audit insert failed: %s", SPI_result_code_string(rc));
     SPI_finish();
 }
 
 // Inserts one row through the direct path (audit_direct_insert.hpp) when it
-// can take it; false means: use SPI.  nulls in SPI's ' '/'n' form.
-bool insert_directly(Datum *values, const char *nulls) {
+// can take it; false means: use SPI.
+bool insert_directly(const AuditRow &row) {
     Oid owner = audit_logs_owner_id();
     DirectInserter *inserter = direct_begin(audit_logs_oid, owner);
     if (inserter == nullptr) return false;
-    bool isnull[kColumns];
-    for (int c = 0; c < kColumns; c++)
-        isnull[c] = nulls[c] == 'n';
-    bool done = direct_insert(inserter, values, isnull);
+    bool done = direct_insert(inserter, row.values, row.nulls);
     direct_end(inserter);
     return done;
 }
 
-// The top-level transaction id with epoch, as txid_current() reports it.
-// Read only when a row is written, so a statement that audits nothing does
-// not assign a transaction id.
-Datum transaction_id() {
-    return Int64GetDatum(static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId())));
-}
-
-// The last parsed metadata setting, so a session that keeps the same value pays one
-// strcmp per row.  Stored in TopMemoryContext.
-char *cached_metadata_setting = nullptr;
-Jsonb *cached_metadata = nullptr;
-
-Jsonb *parse_metadata(const char *setting) {
-    MemoryContext caller = CurrentMemoryContext;
-    Jsonb *volatile parsed = nullptr;
-    PG_TRY();
-    { parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(setting))); }
-    PG_CATCH();
-    {
-        // jsonb_in has no side effects, so its error can be replaced by one
-        // that names the setting.
-        MemoryContextSwitchTo(caller);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                        errmsg("setting \"%s\" is not valid JSON", kMetadataSetting),
-                        errdetail("%s", edata->message),
-                        errhint("Set %s to a JSON object, e.g. '{\"request_id\": \"...\"}'.",
-                                kMetadataSetting)));
-    }
-    PG_END_TRY();
-    if (!JB_ROOT_IS_OBJECT(parsed) || JB_ROOT_IS_SCALAR(parsed))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("setting \"%s\" must be a JSON object", kMetadataSetting),
-                        errdetail("The setting is: %s", setting)));
-    return parsed;
-}
-
-Datum text_array(const RelationInfo *info, const RowChange &change) {
-    Datum *names = static_cast<Datum *>(palloc(sizeof(Datum) * Max(change.changed_count, 1)));
-    for (int c = 0; c < change.changed_count; c++)
-        names[c] = CStringGetTextDatum(NameStr(info->columns[change.changed_attnos[c] - 1].name));
-    return PointerGetDatum(
-        construct_array(names, change.changed_count, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-// The text form of a text[] of column names, e.g. {"a","b c"}.
-Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
-    StringInfoData buf;
-    initStringInfo(&buf);
-    appendStringInfoChar(&buf, '{');
-    for (int c = 0; c < change.changed_count; c++) {
-        if (c > 0) appendStringInfoChar(&buf, ',');
-        appendStringInfoChar(&buf, '"');
-        for (const char *p = NameStr(info->columns[change.changed_attnos[c] - 1].name); *p; p++) {
-            if (*p == '"' || *p == '\\') appendStringInfoChar(&buf, '\\');
-            appendStringInfoChar(&buf, *p);
-        }
-        appendStringInfoChar(&buf, '"');
-    }
-    appendStringInfoChar(&buf, '}');
-    return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
-}
-
 } // namespace
-
-void read_session_context(SessionContext *session) {
-    // Unset or empty: no actor.  Malformed: 22P02 naming the setting, the
-    // same error saas.current_actor_id() raises.
-    session->user_id_null = !saas::read_uuid_setting(kUserIdSetting, &session->user_id);
-
-    const char *metadata = GetConfigOption(kMetadataSetting, true, false);
-    if (metadata == nullptr || metadata[0] == '\0') metadata = "{}";
-    if (cached_metadata_setting == nullptr || strcmp(cached_metadata_setting, metadata) != 0) {
-        Jsonb *parsed = parse_metadata(metadata);
-        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(parsed)));
-        memcpy(copy, parsed, VARSIZE(parsed));
-        char *setting_copy = pstrdup(metadata);
-        MemoryContextSwitchTo(old);
-        if (cached_metadata != nullptr) pfree(cached_metadata);
-        if (cached_metadata_setting != nullptr) pfree(cached_metadata_setting);
-        cached_metadata = copy;
-        cached_metadata_setting = setting_copy;
-    }
-    session->metadata = cached_metadata;
-}
-
-RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {
-    RowIdentity identity;
-    int tenant = info->tenant_attno - 1;
-    if (nulls[tenant])
-        ereport(ERROR,
-                (errcode(ERRCODE_NOT_NULL_VIOLATION),
-                 errmsg("cannot audit a row of \"%s\" whose tenant column \"%s\" is NULL",
-                        text_to_cstring(info->table_name), NameStr(info->columns[tenant].name)),
-                 errhint("Every audited row must belong to an organization.")));
-    identity.organization_id = values[tenant];
-    identity.record_id_null = info->id_attno == 0 || nulls[info->id_attno - 1];
-    identity.record_id = identity.record_id_null ? (Datum)0 : values[info->id_attno - 1];
-    return identity;
-}
 
 void write_change(const RelationInfo *info, const SessionContext *session,
                   const RowIdentity &identity, const RowChange &change) {
-    static const Oid types[kColumns] = {UUIDOID,  TEXTOID,  UUIDOID,      TEXTOID, UUIDOID,
-                                        JSONBOID, JSONBOID, TEXTARRAYOID, INT8OID, JSONBOID};
-    Datum values[kColumns];
-    char nulls[kColumns];
-    memset(nulls, ' ', sizeof nulls);
-    values[0] = identity.organization_id;
-    values[1] = PointerGetDatum(info->table_name);
-    values[2] = identity.record_id;
-    if (identity.record_id_null) nulls[2] = 'n';
-    values[3] = CStringGetTextDatum(change.action);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
-    if (session->user_id_null) nulls[4] = 'n';
-    values[5] = PointerGetDatum(change.old_values);
-    if (change.old_values == nullptr) nulls[5] = 'n';
-    values[6] = PointerGetDatum(change.new_values);
-    if (change.new_values == nullptr) nulls[6] = 'n';
-    if (change.changed_attnos != nullptr)
-        values[7] = text_array(info, change);
-    else
-        nulls[7] = 'n';
-    values[8] = transaction_id();
-    values[9] = PointerGetDatum(session->metadata);
-    if (insert_directly(values, nulls)) return;
-    execute_as_owner(&row_plan, kRowInsertSql, types, values, nulls);
+    AuditRow row;
+    fill_audit_row(info, session, identity, change, AuditRowForm::Typed, &row);
+    if (insert_directly(row)) return;
+    char nulls[kAuditColumnCount];
+    for (int c = 0; c < kAuditColumnCount; c++)
+        nulls[c] = row.nulls[c] ? 'n' : ' ';
+    execute_as_owner(InsertKind::Row, row.values, nulls);
 }
 
 struct Batch {
     const RelationInfo *info;
     const SessionContext *session;
-    MemoryContext context;  // lives for the statement
-    bool direct_tried;      // direct_begin called
-    DirectInserter *direct; // rows go here while it takes them
-    bool have_transaction_id;
-    Datum transaction_id;
+    MemoryContext context;      // lives for the statement
+    bool direct_tried;          // direct_begin called
+    DirectInserter *direct;     // rows go here while it takes them
     MemoryContext rows_context; // copies of the collected rows; reset per flush
     int count;
-    Datum organization_ids[kBatchRows];
-    Datum record_ids[kBatchRows];
-    bool record_id_nulls[kBatchRows];
-    Datum actions[kBatchRows];
-    Datum old_values[kBatchRows];
-    bool old_nulls[kBatchRows];
-    Datum new_values[kBatchRows];
-    bool new_nulls[kBatchRows];
-    Datum changed[kBatchRows];
-    bool changed_nulls[kBatchRows];
+    // The collected rows, column by column.  A BatchForm::Shared column is
+    // the same in every row: the flush takes row 0's.
+    Datum values[kAuditColumnCount][kBatchRows];
+    bool nulls[kAuditColumnCount][kBatchRows];
 };
 
 Batch *batch_begin(const RelationInfo *info, const SessionContext *session) {
@@ -277,62 +193,35 @@ Batch *batch_begin(const RelationInfo *info, const SessionContext *session) {
     batch->context = CurrentMemoryContext;
     batch->direct_tried = false;
     batch->direct = nullptr;
-    batch->have_transaction_id = false;
     return batch;
 }
 
 namespace {
 
-Datum make_array(Datum *elems, bool *nulls, int count, Oid type, int16 len, bool byval,
-                 char align) {
-    int dims[1] = {count};
-    int lbs[1] = {1};
-    return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, len, byval, align));
-}
-
 void batch_flush(Batch *batch) {
     if (batch->count == 0) return;
-    static const Oid types[kColumns] = {UUIDARRAYOID, TEXTOID,       UUIDARRAYOID,  TEXTARRAYOID,
-                                        UUIDOID,      JSONBARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
-                                        INT8OID,      JSONBOID};
     MemoryContext old = MemoryContextSwitchTo(batch->rows_context);
-    int n = batch->count;
-    Datum values[kColumns];
-    char nulls[kColumns];
-    memset(nulls, ' ', sizeof nulls);
-    values[0] =
-        make_array(batch->organization_ids, nullptr, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-    values[1] = PointerGetDatum(batch->info->table_name);
-    values[2] = make_array(batch->record_ids, batch->record_id_nulls, n, UUIDOID, UUID_LEN, false,
-                           TYPALIGN_CHAR);
-    values[3] = make_array(batch->actions, nullptr, n, TEXTOID, -1, false, TYPALIGN_INT);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&batch->session->user_id));
-    if (batch->session->user_id_null) nulls[4] = 'n';
-    values[5] =
-        make_array(batch->old_values, batch->old_nulls, n, JSONBOID, -1, false, TYPALIGN_INT);
-    values[6] =
-        make_array(batch->new_values, batch->new_nulls, n, JSONBOID, -1, false, TYPALIGN_INT);
-    values[7] =
-        make_array(batch->changed, batch->changed_nulls, n, TEXTOID, -1, false, TYPALIGN_INT);
-    values[8] = transaction_id();
-    values[9] = PointerGetDatum(batch->session->metadata);
-    execute_as_owner(&batch_plan, kBatchInsertSql, types, values, nulls);
+    int dims[1] = {batch->count};
+    int lbs[1] = {1};
+    Datum values[kAuditColumnCount];
+    char nulls[kAuditColumnCount];
+    for (int c = 0; c < kAuditColumnCount; c++) {
+        const AuditColumnSpec &col = kAuditColumns[c];
+        if (col.batch == BatchForm::Shared) {
+            values[c] = batch->values[c][0];
+            nulls[c] = batch->nulls[c][0] ? 'n' : ' ';
+            continue;
+        }
+        ElementType element = batch_element(col);
+        values[c] = PointerGetDatum(construct_md_array(batch->values[c], batch->nulls[c], 1, dims,
+                                                       lbs, element.type, element.len,
+                                                       element.by_val, element.align));
+        nulls[c] = ' ';
+    }
+    execute_as_owner(InsertKind::Batch, values, nulls);
     MemoryContextSwitchTo(old);
     MemoryContextReset(batch->rows_context);
     batch->count = 0;
-}
-
-Datum copy_varlena(const void *ptr) {
-    const struct varlena *v = static_cast<const struct varlena *>(ptr);
-    void *copy = palloc(VARSIZE(v));
-    memcpy(copy, v, VARSIZE(v));
-    return PointerGetDatum(copy);
-}
-
-Datum copy_uuid(Datum value) {
-    pg_uuid_t *copy = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-    memcpy(copy, DatumGetUUIDP(value), sizeof(pg_uuid_t));
-    return UUIDPGetDatum(copy);
 }
 
 // Inserts the row at once through the direct path when it takes it (opened
@@ -346,29 +235,9 @@ bool batch_add_direct(Batch *batch, const RowIdentity &identity, const RowChange
         MemoryContextSwitchTo(old);
     }
     if (!direct_usable(batch->direct)) return false;
-    if (!batch->have_transaction_id) {
-        batch->transaction_id = transaction_id();
-        batch->have_transaction_id = true;
-    }
-    const SessionContext *session = batch->session;
-    Datum values[kColumns];
-    bool nulls[kColumns] = {};
-    values[0] = identity.organization_id;
-    values[1] = PointerGetDatum(batch->info->table_name);
-    values[2] = identity.record_id;
-    nulls[2] = identity.record_id_null;
-    values[3] = CStringGetTextDatum(change.action);
-    values[4] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&session->user_id));
-    nulls[4] = session->user_id_null;
-    values[5] = PointerGetDatum(change.old_values);
-    nulls[5] = change.old_values == nullptr;
-    values[6] = PointerGetDatum(change.new_values);
-    nulls[6] = change.new_values == nullptr;
-    nulls[7] = change.changed_attnos == nullptr;
-    values[7] = nulls[7] ? (Datum)0 : text_array(batch->info, change);
-    values[8] = batch->transaction_id;
-    values[9] = PointerGetDatum(session->metadata);
-    return direct_insert(batch->direct, values, nulls);
+    AuditRow row;
+    fill_audit_row(batch->info, batch->session, identity, change, AuditRowForm::Typed, &row);
+    return direct_insert(batch->direct, row.values, row.nulls);
 }
 
 } // namespace
@@ -376,21 +245,23 @@ bool batch_add_direct(Batch *batch, const RowIdentity &identity, const RowChange
 void batch_add(Batch *batch, const RowIdentity &identity, const RowChange &change) {
     if (batch_add_direct(batch, identity, change)) return;
     if (batch->count == kBatchRows) batch_flush(batch);
+    AuditRow row;
+    fill_audit_row(batch->info, batch->session, identity, change, AuditRowForm::BatchText, &row);
     // The row's datums point into the caller's per-row memory and tuple slot:
-    // keep copies until the flush.
+    // keep copies of the per-row values until the flush.  Shared values live
+    // as long as the trigger call.
     MemoryContext old = MemoryContextSwitchTo(batch->rows_context);
     int i = batch->count++;
-    batch->organization_ids[i] = copy_uuid(identity.organization_id);
-    batch->record_id_nulls[i] = identity.record_id_null;
-    batch->record_ids[i] = identity.record_id_null ? (Datum)0 : copy_uuid(identity.record_id);
-    batch->actions[i] = CStringGetTextDatum(change.action);
-    batch->old_nulls[i] = change.old_values == nullptr;
-    batch->old_values[i] = batch->old_nulls[i] ? (Datum)0 : copy_varlena(change.old_values);
-    batch->new_nulls[i] = change.new_values == nullptr;
-    batch->new_values[i] = batch->new_nulls[i] ? (Datum)0 : copy_varlena(change.new_values);
-    batch->changed_nulls[i] = change.changed_attnos == nullptr;
-    batch->changed[i] =
-        batch->changed_nulls[i] ? (Datum)0 : text_array_literal(batch->info, change);
+    for (int c = 0; c < kAuditColumnCount; c++) {
+        const AuditColumnSpec &col = kAuditColumns[c];
+        Datum value = row.values[c];
+        if (col.batch != BatchForm::Shared && !row.nulls[c]) {
+            ElementType element = batch_element(col);
+            value = datumCopy(value, element.by_val, element.len);
+        }
+        batch->values[c][i] = value;
+        batch->nulls[c][i] = row.nulls[c];
+    }
     MemoryContextSwitchTo(old);
 }
 

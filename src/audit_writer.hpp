@@ -1,39 +1,13 @@
 // Writing audit rows into saas.audit_logs.
 //
-// Rows are inserted as the owner of saas.audit_logs (like PostgreSQL's RI
-// triggers switch to the table owner): the application role needs no
-// privilege on the audit log at all, which keeps it append-only.  The direct
-// insert path (audit_direct_insert.hpp) is tried first; cached SPI plans are
-// the fallback for whatever it declines.
+// Rows are inserted as the owner of saas.audit_logs (table_owner.hpp).  The
+// direct insert path (audit_direct_insert.hpp) is tried first; cached SPI
+// plans are the fallback for whatever it declines.
 #pragma once
 
-#include "audit_diff.hpp"
-
-extern "C" {
-#include "utils/uuid.h"
-}
+#include "audit_row.hpp"
 
 namespace saas::audit {
-
-// Values that are the same for every audit row of one trigger call.
-struct SessionContext {
-    bool user_id_null;
-    pg_uuid_t user_id; // from app.current_user_id
-    Jsonb *metadata;   // from app.request_metadata, '{}' when unset
-};
-
-// Reads app.current_user_id / app.request_metadata (validated, with clear
-// errors naming the setting).
-void read_session_context(SessionContext *session);
-
-// The row's identity in audit_logs: tenant and record id.
-struct RowIdentity {
-    Datum organization_id;
-    Datum record_id;
-    bool record_id_null;
-};
-
-RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls);
 
 // Inserts one audit row now.
 void write_change(const RelationInfo *info, const SessionContext *session,

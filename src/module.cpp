@@ -1,67 +1,12 @@
-// Library entry: module magic, _PG_init (GUCs), and the boundary's error reporter.
-#include "boundary.hpp"
-#include "gucs.hpp"
-
-extern "C" {
-#include "utils/guc.h"
-}
+// Library entry: module magic and _PG_init.
+#include "extension_gucs.hpp"
+#include "pg.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 
-namespace saas {
-
-int test_seed = 0;
-bool audit_enabled = true;
-
-namespace {
-
-// saas.test_seed may only come from an explicit SET (or set_config) in a
-// session, never from postgresql.conf, ALTER SYSTEM, ALTER DATABASE/ROLE ...
-// SET or connection options: a deterministic id generator must not be
-// switchable on for a whole server or role by accident.  Together with
-// PGC_SUSET (superusers only) this keeps it out of production.
-bool check_test_seed(int *newval, void **extra, GucSource source) {
-    if (*newval == 0 || source == PGC_S_SESSION) return true;
-    GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
-    GUC_check_errmsg("saas.test_seed can only be set with SET in a session");
-    GUC_check_errdetail("It makes saas.uuid_generate_v7() deterministic and is meant for "
-                        "regression tests only.");
-    return false;
-}
-
-} // namespace
-} // namespace saas
-
 extern "C" void _PG_init(void) {
-    DefineCustomIntVariable(
-        "saas.test_seed",
-        "Makes saas.uuid_generate_v7() deterministic in this session (tests only).",
-        "0 (the default) is production behaviour. A non-zero seed starts a reproducible "
-        "sequence of version 7 UUIDs; superusers only, and only with SET in a session.",
-        &saas::test_seed, 0, 0, INT_MAX, PGC_SUSET, 0, saas::check_test_seed, nullptr, nullptr);
-    DefineCustomBoolVariable(
-        "saas.audit_enabled", "Whether saas.audit_trigger() records changes.",
-        "Superusers may turn it off for maintenance; sessions restoring a dump "
-        "(row_security = off, set by pg_dump/pg_restore) skip auditing anyway.",
-        &saas::audit_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-#if PG_VERSION_NUM >= 150000
-    // Reserve our GUC prefix: a typo such as "SET saas.tset_seed" then fails
-    // loudly instead of silently creating a placeholder.
-    MarkGUCPrefixReserved("saas");
-#endif
+    saas::define_extension_gucs();
 }
-
-namespace saas {
-
-void raise_report(const char *function_name, const ErrorReport &report) {
-    ereport(ERROR, (errcode(report.sqlstate), errmsg("%s", report.message),
-                    report.detail[0] ? errdetail("%s", report.detail) : 0,
-                    report.hint[0] ? errhint("%s", report.hint) : 0,
-                    errcontext("saas_schema function %s", function_name)));
-    pg_unreachable();
-}
-
-} // namespace saas

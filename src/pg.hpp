@@ -3,6 +3,12 @@
 // Standard and fmt headers come first: PostgreSQL's port.h redefines
 // snprintf/vsnprintf and friends as macros, which breaks <cstdio>-using
 // headers included after it.
+//
+// fmt is used header-only (FMT_HEADER_ONLY, so the library has no runtime
+// dependency on libfmt) and only in pure C++ phases: building the message of
+// a saas::Error before it is thrown.  Code that calls PostgreSQL builds text
+// with StringInfo/psprintf, because a std::string or fmt buffer in a frame
+// that ereport(ERROR) longjmps through would never be freed.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +24,9 @@
 #include <fmt/format.h>
 
 // We build with -fvisibility=hidden so fmt's inline symbols stay private to
-// this library; the PostgreSQL entry points must stay visible.  PG16+ does
-// this itself; for 13-15 we predefine the export attribute c.h would leave empty.
+// this library; the PostgreSQL entry points must stay visible.  PostgreSQL
+// 15's c.h leaves the export attribute empty on non-Windows platforms (16
+// defines it itself), so predefine it.
 #ifndef PGDLLEXPORT
 #define PGDLLEXPORT __attribute__((visibility("default")))
 #endif
@@ -40,3 +47,11 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 }
+
+// The install script needs PostgreSQL 15 (security_invoker views), and
+// PostgreSQL 15 is the only major this library is built and tested against.
+// The direct insert path is compiled for 15 only (audit_direct_insert.cpp);
+// on a later major every audit row takes the SPI path.
+#if PG_VERSION_NUM < 150000
+#error "saas_schema needs PostgreSQL 15 or later"
+#endif

@@ -1,13 +1,13 @@
 // Tenant context for row-level security: saas.current_tenant_id() and the
 // transaction-block check behind saas.set_tenant()/saas.set_actor().
 #include "boundary.hpp"
-#include "settings.hpp"
+#include "app_settings.hpp"
 
 // saas.current_tenant_id(): the uuid in app.current_tenant_id, or NULL when
 // unset/empty so that every policy comparison is NULL and fails closed.
 SAAS_FUNCTION(saas_current_tenant_id) {
     pg_uuid_t tenant;
-    if (!saas::read_uuid_setting("app.current_tenant_id", &tenant)) PG_RETURN_NULL();
+    if (!saas::read_tenant_id(&tenant)) PG_RETURN_NULL();
     auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
     *result = tenant;
     PG_RETURN_UUID_P(result);
@@ -35,7 +35,7 @@ SAAS_FUNCTION(saas_require_transaction_block) {
 // saas.set_actor), or NULL when unset/empty.
 SAAS_FUNCTION(saas_current_actor_id) {
     pg_uuid_t actor;
-    if (!saas::read_uuid_setting("app.current_user_id", &actor)) PG_RETURN_NULL();
+    if (!saas::read_actor_id(&actor)) PG_RETURN_NULL();
     auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
     *result = actor;
     PG_RETURN_UUID_P(result);

@@ -20,25 +20,22 @@
 //
 // Everything here calls PostgreSQL and may longjmp: plain C data only.
 #include "boundary.hpp"
+#include "trigger_cache.hpp"
 
 extern "C" {
 #include "utils/datum.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/memutils.h"
 }
 
 namespace {
 
-// Per-trigger state, keyed by trigger OID (two triggers on one table may
-// maintain different columns; each partition's cloned trigger has its own OID
-// and its own tuple descriptor).  Lives for the backend; a relcache
-// invalidation of the table (ALTER TABLE, DROP, CREATE OR REPLACE TRIGGER)
-// clears `valid` so the attribute numbers are looked up again.
+using saas::TriggerCacheEntry;
+
+// Per-trigger state (trigger_cache.hpp): two triggers on one table may
+// maintain different columns.  A relcache invalidation of the table (ALTER
+// TABLE, DROP, CREATE OR REPLACE TRIGGER) marks it stale, so the attribute
+// numbers are looked up again.
 struct TriggerState {
-    Oid tgoid; // hash key
-    bool valid;
-    Oid relid;
+    TriggerCacheEntry key;
     NameData column; // trigger arguments the state was built from
     bool always;
     AttrNumber target_attnum;
@@ -46,34 +43,8 @@ struct TriggerState {
     AttrNumber created_attnum; // 0: no created_at column to protect
 };
 
-HTAB *state_cache = nullptr;
-
-void invalidate_states(Datum, Oid relid) {
-    // Runs inside invalidation processing: only flip flags, never allocate.
-    if (state_cache == nullptr) return;
-    HASH_SEQ_STATUS status;
-    hash_seq_init(&status, state_cache);
-    TriggerState *st;
-    while ((st = static_cast<TriggerState *>(hash_seq_search(&status))) != nullptr)
-        if (relid == InvalidOid || st->relid == relid) st->valid = false;
-}
-
-void init_cache() {
-    // Callback first: if registering fails (too many callbacks) the cache is
-    // never created, so no state can go stale unnoticed.
-    static bool registered = false;
-    if (!registered) {
-        CacheRegisterRelcacheCallback(invalidate_states, PointerGetDatum(nullptr));
-        registered = true;
-    }
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof ctl);
-    ctl.keysize = sizeof(Oid);
-    ctl.entrysize = sizeof(TriggerState);
-    ctl.hcxt = TopMemoryContext;
-    state_cache = hash_create("saas_schema updated_at trigger states", 64, &ctl,
-                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
+saas::TriggerCache states =
+    saas::make_trigger_cache("saas_schema updated_at trigger states", sizeof(TriggerState));
 
 [[noreturn]] void protocol_error(const char *what, const char *hint) {
     ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -89,8 +60,8 @@ constexpr const char *kUsageHint =
 void resolve(TriggerState *st, Relation rel, const char *column, bool always) {
     TupleDesc desc = RelationGetDescr(rel);
     const char *relname = RelationGetRelationName(rel);
-    st->valid = false;
-    st->relid = RelationGetRelid(rel);
+    st->key.valid = false;
+    st->key.relation_oid = RelationGetRelid(rel);
     namestrcpy(&st->column, column);
     st->always = always;
 
@@ -122,7 +93,7 @@ void resolve(TriggerState *st, Relation rel, const char *column, bool always) {
     st->created_attnum = (created > 0 && created != attnum) ? AttrNumber(created) : 0;
     st->target_attnum = AttrNumber(attnum);
     st->target_type = type;
-    st->valid = true;
+    st->key.valid = true;
 }
 
 // True if any column other than `skip` differs between the two images.
@@ -176,16 +147,11 @@ SAAS_FUNCTION(saas_set_updated_at) {
                      errhint("The second argument is 'changed' (the default) or 'always'.")));
     }
 
-    if (state_cache == nullptr) init_cache();
-    bool found;
-    auto *st =
-        static_cast<TriggerState *>(hash_search(state_cache, &trigger->tgoid, HASH_ENTER, &found));
+    auto *st = reinterpret_cast<TriggerState *>(saas::trigger_cache_entry(&states, trigger->tgoid));
     Relation rel = td->tg_relation;
-    if (!found || !st->valid || st->relid != RelationGetRelid(rel) || st->always != always ||
-        strcmp(NameStr(st->column), column) != 0) {
-        if (!found) st->valid = false; // a failed resolve must not leave garbage behind
+    if (!saas::trigger_cache_entry_current(&st->key, rel) || st->always != always ||
+        strcmp(NameStr(st->column), column) != 0)
         resolve(st, rel, column, always);
-    }
 
     TupleDesc desc = RelationGetDescr(rel);
     HeapTuple tuple = is_update ? td->tg_newtuple : td->tg_trigtuple;

@@ -12,7 +12,7 @@
 // Because the tick occupies the 60 most significant non-fixed bits, values from
 // one backend are strictly increasing whatever the random bits are.
 #include "boundary.hpp"
-#include "gucs.hpp"
+#include "extension_gucs.hpp"
 
 extern "C" {
 #include <time.h>

@@ -48,6 +48,7 @@ use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use SaasInstallTree;
 use Test::More;
 
 # The source tree: this file is test/perl/SaasTest.pm.
@@ -320,45 +321,33 @@ sub count_matches
 
 =item SaasTest::copy_installation(DIR)
 
-Copies the PostgreSQL installation under test (the one pg_config in PATH
-names) into DIR with the same relative layout, so the copy is relocatable,
-and returns its bindir's parent (for PostgreSQL::Test::Cluster's
-install_path and for DIR/.../bin/pg_config).  The headers are linked, not
-copied.  For tests that install something else than the tree under test.
+A copy of the PostgreSQL installation under test in DIR (SaasInstallTree),
+with a link to its headers at the same relative place, so that the copy's
+pg_config also serves to build against it.  Returns the copy's install
+path (for PostgreSQL::Test::Cluster's install_path; its bin/pg_config).
+For tests that install something else than the tree under test.
 
 =cut
 
 sub copy_installation
 {
 	my ($dir) = @_;
-	my $inst     = dirname(pg_config('--bindir'));    # bin/ and lib/
-	my $sharedir = pg_config('--sharedir');
-	my $incdir   = pg_config('--includedir');
-
-	# The deepest directory holding both: on Debian /usr, with
-	# lib/postgresql/NN and share/postgresql/NN below it.
-	my $prefix = $inst;
-	$prefix = dirname($prefix)
-	  until index("$sharedir/", "$prefix/") == 0 || $prefix eq '/';
-	my $rel_inst  = substr($inst,     length($prefix));
-	my $rel_share = substr($sharedir, length($prefix));
-	my $rel_inc =
-	  index("$incdir/", "$prefix/") == 0
-	  ? substr($incdir, length($prefix))
-	  : '/include';
-
-	system('mkdir', '-p', "$dir$rel_inst", dirname("$dir$rel_share"),
-		dirname("$dir$rel_inc")) == 0
-	  or die "mkdir -p in $dir failed";
-	system('cp', '-a', "$inst/.", "$dir$rel_inst") == 0
-	  or die "copying $inst failed";
-	system('cp', '-a', $sharedir, "$dir$rel_share") == 0
-	  or die "copying $sharedir failed"
-	  unless -d "$dir$rel_share";    # already there when inside $inst
-	symlink(abs_path($incdir), "$dir$rel_inc")
-	  or die "symlink to $incdir: $!"
-	  unless -e "$dir$rel_inc";
-	return "$dir$rel_inst";
+	my $tree = SaasInstallTree->new($dir);
+	my $inst = $tree->install_path;
+	# The original installation's prefix: what $inst is below $dir.
+	my $orig_inst = dirname(pg_config('--bindir'));
+	my $prefix =
+	  substr($orig_inst, 0, length($orig_inst) - (length($inst) - length($dir)));
+	my $incdir = pg_config('--includedir');
+	my $link = index("$incdir/", "$prefix/") == 0
+	  ? $dir . substr($incdir, length($prefix))
+	  : "$dir/include/postgresql";
+	unless (-e $link)
+	{
+		system('mkdir', '-p', dirname($link)) == 0 or die "mkdir failed";
+		symlink(abs_path($incdir), $link) or die "symlink to $incdir: $!";
+	}
+	return $inst;
 }
 
 =pod

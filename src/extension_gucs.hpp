@@ -1,4 +1,5 @@
-// The extension's settings (GUCs), defined in module.cpp's _PG_init.
+// The extension's own settings (GUCs, saas.*), as opposed to the
+// application's transaction settings app.* (app_settings.hpp).
 #pragma once
 
 namespace saas {
@@ -10,5 +11,9 @@ extern int test_seed;
 // saas.audit_enabled: on by default; superusers may switch the audit trigger
 // off for maintenance (the application role cannot: PGC_SUSET).
 extern bool audit_enabled;
+
+// Defines the settings above and reserves the "saas" prefix; called once
+// from _PG_init.
+void define_extension_gucs();
 
 } // namespace saas

@@ -1,14 +1,10 @@
--- saas_schema 0.3.0 -> 0.2.0 (downgrade): removes saas.distribute() and puts
--- back the 0.2.0 saas.audit_create_partitions() (not Citus-aware).  On an
--- install that is already distributed the tables stay distributed (that is
--- Citus metadata, not part of the extension); see README "Scaling out with
--- Citus".
-
-\echo Use "ALTER EXTENSION saas_schema UPDATE TO '0.2.0'" to load this file. \quit
-
-DROP FUNCTION saas.distribute(integer);
-
-CREATE OR REPLACE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
+-- Monthly partitions (UTC months), named audit_logs_pYYYYMM, with the key and
+-- indexes every partition has (see saas.audit_logs_default).  Creates the
+-- partitions from months_back months ago to months_ahead months ahead that do
+-- not exist yet, and returns their names.  Rows of those months already in
+-- the default partition are moved into the new partition (ATTACH would
+-- refuse otherwise).  Run by the owner of saas.audit_logs (e.g. from cron).
+CREATE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
     RETURNS SETOF text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
@@ -62,3 +58,4 @@ BEGIN
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION saas.audit_create_partitions(integer, integer) IS 'Creates missing monthly partitions of saas.audit_logs (UTC months, audit_logs_pYYYYMM), moving rows of those months out of the default partition. Returns the partitions created.';

@@ -1,34 +1,10 @@
--- saas_schema 0.4.0 -> 0.3.0 (downgrade): puts back the 0.3.0 indexes of
--- saas.audit_logs' partitions and the 0.3.0 saas.audit_create_partitions().
-
-\echo Use "ALTER EXTENSION saas_schema UPDATE TO '0.3.0'" to load this file. \quit
-
--- Rebuilds the two secondary indexes of every partition of saas.audit_logs
--- with the definitions of version 0.3.0.  Each CREATE INDEX locks its partition
--- against writes (SHARE) while it builds: on a large audit log, run the
--- update in a quiet period.
-DO $$
-DECLARE
-    part name;
-BEGIN
-    FOR part IN SELECT c.relname FROM pg_catalog.pg_inherits AS i
-                  JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'saas.audit_logs'::pg_catalog.regclass
-                 ORDER BY c.relname
-    LOOP
-        EXECUTE pg_catalog.format('DROP INDEX IF EXISTS saas.%I',
-                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_record');
-        EXECUTE pg_catalog.format('DROP INDEX IF EXISTS saas.%I',
-                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_user');
-        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (record_id, table_name, id)',
-                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_record', part);
-        EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (organization_id, user_id, created_at DESC)',
-                                  'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_user', part);
-    END LOOP;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
+-- Monthly partitions (UTC months), named audit_logs_pYYYYMM, with the key and
+-- indexes every partition has (see saas.audit_logs_default).  Creates the
+-- partitions from months_back months ago to months_ahead months ahead that do
+-- not exist yet, and returns their names.  Rows of those months already in
+-- the default partition are moved into the new partition (ATTACH would
+-- refuse otherwise).  Run by the owner of saas.audit_logs (e.g. from cron).
+CREATE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
     RETURNS SETOF text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
@@ -119,3 +95,4 @@ BEGIN
     END IF;
 END;
 $$;
+COMMENT ON FUNCTION saas.audit_create_partitions(integer, integer) IS 'Creates missing monthly partitions of saas.audit_logs (UTC months, audit_logs_pYYYYMM), moving rows of those months out of the default partition. Returns the partitions created.';

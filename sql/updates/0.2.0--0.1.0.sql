@@ -3,8 +3,6 @@
 -- are lost (0.1.0 has no place for them).  Their history stays in the audit
 -- log.
 
-\echo Use "ALTER EXTENSION saas_schema UPDATE TO '0.1.0'" to load this file. \quit
-
 DROP TRIGGER trg_tickets_number ON saas.tickets;
 DROP FUNCTION saas.assign_ticket_number();
 DROP PROCEDURE saas.set_not_null_safely(regclass, name, interval);

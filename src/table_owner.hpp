@@ -1,0 +1,33 @@
+// Running code as a table's owner, the way PostgreSQL's RI triggers do: the
+// audit log is written as the owner of saas.audit_logs, so the application
+// role needs no privilege on it (which keeps it append-only).
+//
+// Plain begin/end calls, no RAII: an ERROR in between longjmps past the end
+// call, and (sub)transaction abort restores the user id and security context
+// itself.
+#pragma once
+
+#include "pg.hpp"
+
+namespace saas {
+
+struct SavedUser {
+    Oid user_id;
+    int sec_context;
+};
+
+// Switches to owner (a local user id change that also lifts FORCE ROW LEVEL
+// SECURITY, as for RI checks) and returns what restore_user needs.
+inline SavedUser become_table_owner(Oid owner) {
+    SavedUser saved;
+    GetUserIdAndSecContext(&saved.user_id, &saved.sec_context);
+    SetUserIdAndSecContext(owner,
+                           saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    return saved;
+}
+
+inline void restore_user(const SavedUser &saved) {
+    SetUserIdAndSecContext(saved.user_id, saved.sec_context);
+}
+
+} // namespace saas
