@@ -158,7 +158,7 @@ if [ ${#tap_files[@]} -gt 0 ]; then
     prove_tests=()
     [ -n "${SAAS_TESTS:-}" ] && prove_tests=(PROVE_TESTS="${tap_files[*]}")
     as_tester make -s -C "$SRC" installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTDIR="$OUT" \
-        "${prove_tests[@]}" 2>&1 | tee "$WORK/tap.log"
+        PROVE_FLAGS=--timer "${prove_tests[@]}" 2>&1 | tee "$WORK/tap.log"
     tap_rc=${PIPESTATUS[0]}
     echo
     # The verdict per file is prove's (its "Test Summary Report" names the

@@ -33,9 +33,9 @@ run_log([ 'tar', '-C', $srcdir, '-cf', '-', @files ],
   or die 'copying the source tree failed';
 my $build_log;
 ok( run_log(
-		[ 'sh', '-c', "cd '$tmp/src' && dpkg-buildpackage -us -uc -b" ],
+		[ 'sh', '-c', "cd '$tmp/src' && dpkg-buildpackage -us -uc -b -j2" ],
 		'>', \$build_log, '2>&1'),
-	'dpkg-buildpackage -us -uc -b') or diag substr($build_log, -3000);
+	'dpkg-buildpackage -us -uc -b -j2') or diag substr($build_log, -3000);
 my ($deb) = grep { !/dbgsym/ } glob "$tmp/postgresql-15-saas-schema_${version}*_*.deb";
 ok(defined $deb && -f $deb,
 	'built ' . (defined $deb ? basename($deb) : "no postgresql-15-saas-schema_$version .deb"))
