@@ -9,8 +9,11 @@
 # the wrong name.  Checks: both sessions finish without error (lock waits
 # only), audit rows == rows changed, every UPDATE audit row is n -> n + 1
 # and continues the previous one of its record, every c_k value recorded
-# under the name c_k is k, updated_at is always set.
-# Iterations: SAAS_ALTER_ITERATIONS (A), else 1500 (short) / 5000 (long).
+# under the name c_k is k, updated_at is always set, and after B's last
+# ALTER (which may have moved updated_at) A's updates still stamp it.
+# Iterations of A: at least SAAS_ALTER_ITERATIONS, else 1500 (short) / 5000
+# (long), and at least 10 more once B is done (B reports it in alt_done), so
+# that last check never depends on which session happens to finish first.
 
 use strict;
 use warnings FATAL => 'all';
@@ -41,6 +44,8 @@ SELECT saas.enable_updated_at('alt_stmt');
 INSERT INTO alt_row (organization_id, n, note) SELECT '00000000-0000-7000-8000-000000000001', 0, 'r' || g FROM generate_series(1, 20) g;
 INSERT INTO alt_stmt (organization_id, n, note) SELECT '00000000-0000-7000-8000-000000000001', 0, 's' || g FROM generate_series(1, 20) g;
 CREATE TABLE alt_log (tbl text, action text, changed bigint);
+CREATE TABLE alt_done (done bool);                        -- B is over
+CREATE TABLE alt_a_report (iterations int, after_b int);  -- A's loop
 });
 is($ret, 0,
 	'two audited tables (row and statement mode) with updated_at prepared')
@@ -50,9 +55,16 @@ my $log_pos = SaasTest::log_position($node);
 
 my $a_sql = qq{
 DO \$\$
-DECLARE k bigint;
+DECLARE
+    k bigint;
+    i int := 0;
+    after_b int := 0;
 BEGIN
-    FOR i IN 1 .. $iter LOOP
+    LOOP
+        i := i + 1;
+        IF EXISTS (SELECT FROM alt_done) THEN
+            after_b := after_b + 1;
+        END IF;
         UPDATE alt_row SET n = n + 1;
         GET DIAGNOSTICS k = ROW_COUNT;
         INSERT INTO alt_log VALUES ('alt_row', 'UPDATE', k);
@@ -65,7 +77,10 @@ BEGIN
             INSERT INTO alt_log VALUES ('alt_row', 'INSERT', 1), ('alt_stmt', 'INSERT', 1);
         END IF;
         COMMIT;
+        -- (the bound only matters if B never reports)
+        EXIT WHEN (i >= $iter AND after_b >= 10) OR i >= 20 * $iter;
     END LOOP;
+    INSERT INTO alt_a_report VALUES (i, after_b);
 END \$\$;
 };
 my $b_sql = qq{
@@ -99,24 +114,31 @@ END \$\$;
 my $t0 = time;
 my $sa = $node->background_psql($db, on_error_stop => 0, timeout => 3600);
 my $sb = $node->background_psql($db, on_error_stop => 0, timeout => 3600);
-$sa->query_safe("SET application_name = 'alter_session_a'");
 # A's loop starts; query_until returns once A has echoed that it begins.
 $sa->query_until(qr/a started/, "\\echo a started\n$a_sql\n");
-$sb->query($b_sql);
+# B's ALTERs, then (even if they failed) the report that B is over.
+$sb->query("$b_sql\nINSERT INTO alt_done VALUES (true);");
 my $b_err = $sb->{stderr};
 my $tb    = time;
-my $a_running = $node->safe_psql($db,
-	"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'alter_session_a' AND state = 'active'"
-);
 $sa->query('SELECT 1');    # returns once A's loop is over
 my $a_err = $sa->{stderr};
 my $ta    = time;
 $sa->quit;
 $sb->quit;
 
-is($a_err, '', "session A: $iter update iterations, no error");
+my ($a_iterations, $after_b) = split /\|/,
+  $node->safe_psql($db, 'SELECT iterations, after_b FROM alt_a_report');
+is($a_err, '', "session A: " . ($a_iterations // '?') . " update iterations, no error");
 is($b_err, '', "session B: $alters rounds of ADD/DROP COLUMN, no error");
-is($a_running, '1', 'the ALTERs ran while the updates were still running');
+cmp_ok($after_b // 0, '>=', 10,
+	"A's last iterations ran after B's last ALTER (" . ($after_b // 0) . ')');
+my $columns_seen = $node->safe_psql(
+	$db, q{
+SELECT count(DISTINCT e.key) FROM saas.audit_logs a, jsonb_each(a.new_values) e
+ WHERE a.table_name = 'public.alt_row' AND a.action = 'INSERT' AND e.key ~ '^c_[0-9]+$'});
+cmp_ok($columns_seen, '>=', 2,
+	"the updates ran while the ALTERs did: A's inserts met $columns_seen different added columns"
+);
 note sprintf('figure: updates ran %.1fs, alters %.1fs', $ta - $t0, $tb - $t0);
 is(SaasTest::count_matches(SaasTest::log_since($node, $log_pos), qr/ERROR:/),
 	0, 'no ERROR in the server log');
