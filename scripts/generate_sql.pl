@@ -23,6 +23,9 @@
 #   --#changed-functions where the functions that differ between the two
 #                        versions go (default: the end of the script); the
 #                        ones a --#create/--#replace names are not repeated
+#   --#record-functions  a call recording the definitions of every function
+#                        the script creates or replaces (from 0.5.0 on, the
+#                        extension keeps them to detect later changes)
 #
 # Only perl-base is used, so the Debian build needs nothing extra.
 use strict;
@@ -212,6 +215,9 @@ sub update_script {
         next if $named{$name};
         $changed .= "\n" . definition($name, $to, 1);
     }
+    my @written = (sort keys %named, grep { !$named{$_} } changed_functions($from, $to));
+    my $record = "SELECT saas._record_extension_functions(ARRAY["
+      . join(', ', map {"'$_'"} @written) . "]::pg_catalog.name[]);\n";
     my $placed = 0;
     my $body = '';
     for my $line (split /^/, $delta) {
@@ -220,6 +226,10 @@ sub update_script {
         } elsif ($line =~ /^--#changed-functions\s*$/) {
             $body .= $changed;
             $placed = 1;
+        } elsif ($line =~ /^--#record-functions\s*$/) {
+            die "generate_sql: $delta_file: --#record-functions must follow --#changed-functions\n"
+              if !$placed && $changed ne '';
+            $body .= $record;
         } elsif ($line =~ /^--#/) {
             die "generate_sql: $delta_file: unknown directive $line";
         } else {

@@ -55,7 +55,6 @@ finish() {
 WORK="$(mktemp -d /tmp/saas-test.XXXXXX)"
 chmod 755 "$WORK"
 cleanup() {
-    [ -n "${CLUSTER:-}" ] && cluster_stop "$CLUSTER"
     [ "$FAILED" -eq 0 ] && rm -rf "$WORK" # on failure finish() says where the logs are
 }
 trap cleanup EXIT
@@ -186,39 +185,6 @@ if [ ${#tap_files[@]} -gt 0 ]; then
     if [ "$tap_rc" -ne 0 ] && [ -z "$blamed" ]; then
         record 1 "tap: make installcheck (prove) exited $tap_rc"
     fi
-fi
-
-# TRANSITIONAL.  dump_restore and dump_audit_partitions are being rewritten
-# as TAP tests (as upgrade_downgrade was: test/t/030_upgrade_downgrade.pl).
-# Until then they run as before: bash scripts on a cluster from
-# scripts/pgenv.sh, counted by their "ok"/"not ok" lines.  With them go this
-# block, test/lib.sh, test/dump_audit_partitions.sh and the cluster helpers
-# at the end of scripts/pgenv.sh.
-legacy=()
-for t in test/integration/*.sh; do
-    [ -f "$t" ] && selected "$(basename "$t" .sh)" && legacy+=("$t")
-done
-if [ ${#legacy[@]} -gt 0 ]; then
-    echo "== transitional: test/integration/*.sh"
-    CLUSTER="$WORK/cluster"
-    if ! cluster_start "$CLUSTER" "$(free_port 55432)"; then
-        record 1 "transitional: cluster for test/integration/*.sh starts"
-        finish
-    fi
-    for t in "${legacy[@]}"; do
-        n="$(basename "$t" .sh)"
-        out="$WORK/$n.tap"
-        timeout 1200 bash "$t" >"$out" 2>&1
-        rc=$?
-        oks=$(grep -c '^ok ' "$out")
-        noks=$(grep -c '^not ok ' "$out")
-        if [ $rc -eq 0 ] && [ "$noks" -eq 0 ] && [ "$oks" -gt 0 ]; then
-            record 0 "$n ($oks checks)"
-        else
-            sed 's/^/    /' "$out" | tail -60
-            record 1 "$n (exit $rc, $noks of $((oks + noks)) checks failed)"
-        fi
-    done
 fi
 
 finish

@@ -180,7 +180,7 @@ BEGIN
 
     UNION ALL
     -- 7. Unused indexes (never scanned since the statistics were last reset),
-    -- on tables that have been read at all; constraint indexes and
+    -- on tables that hold rows and have been read; constraint indexes and
     -- extension-owned indexes are not candidates.
     SELECT 'info', 'unused_index',
            pg_catalog.format('%s.%I', r.rel, s.indexrelname),
@@ -196,6 +196,7 @@ BEGIN
     JOIN idx AS i ON i.indexrelid = s.indexrelid
     WHERE s.idx_scan = 0 AND NOT i.indisunique
       AND COALESCE(ts.seq_scan, 0) + COALESCE(ts.idx_scan, 0) > 0
+      AND pg_catalog.pg_relation_size(r.oid) > 0  -- a table never written to (a fresh install, read only by its own constraint checks) says nothing
       AND r.oid NOT IN (SELECT objid FROM ext_members)
       AND s.indexrelid NOT IN (SELECT indexrelid FROM dups)  -- reported as duplicates instead
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS con WHERE con.conindid = s.indexrelid)
@@ -228,6 +229,65 @@ BEGIN
       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
       AND (schema_name IS NULL OR n.nspname = schema_name)
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) AS cfg WHERE cfg LIKE 'search\_path=%')
+
+    UNION ALL
+    -- 10-12. State a restore would not bring back.  pg_dump never dumps the
+    -- extension's own objects: a restore's CREATE EXTENSION recreates them as
+    -- shipped (saas._shipped_functions()).  So a changed one comes back
+    -- unchanged, one removed from the extension comes back twice (the
+    -- restore fails), and an object added to it is not dumped at all.
+    SELECT 'error', 'extension_member_changed', sf.function_identity,
+           'differs from the definition extension saas_schema shipped (body, settings, comment or owner); '
+           'pg_dump does not dump the extension''s own functions, so a restore brings back the shipped one',
+           pg_catalog.format('SELECT saas.repair_extension_member(%L);', sf.function_identity)
+    FROM saas._shipped_functions() AS sf
+    JOIN pg_catalog.pg_proc AS p ON p.oid = pg_catalog.to_regprocedure(sf.function_identity)
+    CROSS JOIN (SELECT e.oid, e.extowner FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema') AS ext
+    WHERE (schema_name IS NULL OR schema_name = 'saas')
+      AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                  AND d.objid = p.oid AND d.refobjid = ext.oid AND d.deptype = 'e')
+      AND (saas._function_definition(p.oid) <> sf.definition
+           OR pg_catalog.obj_description(p.oid, 'pg_proc') IS DISTINCT FROM sf.description
+           OR p.proowner <> ext.extowner)
+
+    UNION ALL
+    SELECT 'error', 'extension_member_removed', sf.function_identity,
+           CASE WHEN p.oid IS NULL
+                THEN 'was dropped after being removed from extension saas_schema; the extension does not work without it'
+                ELSE 'was removed from extension saas_schema: pg_dump dumps it, and a restore''s CREATE EXTENSION then fails on it (already exists)' END,
+           pg_catalog.format('SELECT saas.repair_extension_member(%L);', sf.function_identity)
+    FROM saas._shipped_functions() AS sf
+    LEFT JOIN pg_catalog.pg_proc AS p ON p.oid = pg_catalog.to_regprocedure(sf.function_identity)
+    CROSS JOIN (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema') AS ext
+    WHERE (schema_name IS NULL OR schema_name = 'saas')
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                      AND d.objid = p.oid AND d.refobjid = ext.oid AND d.deptype = 'e')
+
+    UNION ALL
+    SELECT 'error', 'extension_member_added', pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
+           'was added to extension saas_schema by hand: pg_dump does not dump it, and a restore does not create it',
+           pg_catalog.format('ALTER EXTENSION saas_schema DROP %s;',
+                             pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid))
+    FROM pg_catalog.pg_depend AS d
+    JOIN pg_catalog.pg_extension AS e ON e.oid = d.refobjid AND e.extname = 'saas_schema'
+    WHERE (schema_name IS NULL OR schema_name = 'saas')
+      AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+      AND NOT (d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+               AND (d.objid = 'saas._shipped_functions()'::pg_catalog.regprocedure
+                    OR d.objid IN (SELECT pg_catalog.to_regprocedure(sf.function_identity)
+                                     FROM saas._shipped_functions() AS sf)))
+      AND NOT (d.classid = 'pg_catalog.pg_event_trigger'::pg_catalog.regclass
+               AND d.objid = (SELECT t.oid FROM pg_catalog.pg_event_trigger AS t
+                               WHERE t.evtname = 'saas_schema_ddl_command_start'))
+
+    UNION ALL
+    -- 13. The event trigger that refuses changes pg_dump would lose, off.
+    SELECT 'warning', 'extension_guard_disabled', 'event trigger saas_schema_ddl_command_start',
+           'disabled: changes to the extension''s own functions, which pg_dump would lose, are no longer refused',
+           'ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE;'
+    FROM pg_catalog.pg_event_trigger AS t
+    WHERE (schema_name IS NULL OR schema_name = 'saas')
+      AND t.evtname = 'saas_schema_ddl_command_start' AND t.evtenabled = 'D'
 
     ORDER BY 1, 2, 3;
 END

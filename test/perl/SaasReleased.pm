@@ -1,8 +1,9 @@
 # The released install scripts, exactly as they were released.
 #
-# test/released/ keeps the oldest released install script whole and every
-# later one as a unified diff against the one before (a release repeats most
-# of its predecessor); SHA256SUMS holds the checksum of each released text.
+# test/released/ keeps the oldest released install script whole (gzipped:
+# a frozen artifact, not a source to edit) and every later one as a unified
+# diff against the one before (a release repeats most of its predecessor);
+# SHA256SUMS holds the checksum of each released text.
 # Tests that compare "upgraded from version X" or "downgraded to version X"
 # with a fresh install of X need X's released text, not the newest sources
 # plus the downgrade chain (that would compare a thing with itself).
@@ -11,6 +12,7 @@ package SaasReleased;
 use strict;
 use warnings;
 use Digest::SHA qw(sha256_hex);
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use File::Basename qw(dirname);
 
 my $released_dir = dirname(__FILE__) . '/../released';
@@ -74,10 +76,12 @@ sub scripts {
     my %text;
     my $previous;
     for my $version (versions()) {
-        my $whole = "$released_dir/saas_schema--$version.sql";
-        my $patch = "$whole.patch";
+        my $whole = "$released_dir/saas_schema--$version.sql.gz";
+        my $patch = "$released_dir/saas_schema--$version.sql.patch";
         if (-e $whole) {
-            $text{$version} = _slurp($whole);
+            my $text;
+            gunzip($whole => \$text) or die "cannot gunzip $whole: $GunzipError";
+            $text{$version} = $text;
         } else {
             die "no released text for $version: neither $whole nor $patch" unless -e $patch && defined $previous;
             $text{$version} = _apply_patch($text{$previous}, _slurp($patch), $patch);

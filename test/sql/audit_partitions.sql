@@ -1,7 +1,7 @@
 -- Monthly partitions of saas.audit_logs: creation (moving rows out of the
 -- default partition), retention, and the guard during maintenance.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 \set SHOW_CONTEXT never

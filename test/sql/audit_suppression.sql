@@ -2,7 +2,7 @@
 -- only), and dump restores (row_security = off, as pg_dump/pg_restore set it,
 -- in a session that bypasses row-level security).  Everyone else is audited.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 DROP ROLE IF EXISTS regress_saas_quiet;
 RESET client_min_messages;
@@ -42,6 +42,6 @@ RESET ROLE;
 SELECT (SELECT count(*) FROM saas.audit_logs) AS audit_rows,
        (SELECT plan FROM saas.organizations WHERE slug = 'a') AS plan_unchanged;
 
-DROP EXTENSION saas_schema CASCADE;
+DROP SCHEMA saas CASCADE;
 DROP OWNED BY regress_saas_quiet;
 DROP ROLE regress_saas_quiet;

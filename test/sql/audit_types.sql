@@ -2,7 +2,7 @@
 -- every kind of column type, compared as JSON text (so 1.0 and 1.00, or
 -- timestamp formats, must match exactly, not just compare equal).
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema;
 RESET client_min_messages;
 -- A zone with DST and an odd offset: timestamptz text depends on it, and the

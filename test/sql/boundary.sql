@@ -1,7 +1,7 @@
 -- The C/C++ boundary: every kind of C++ exception becomes a PostgreSQL ERROR
 -- with a SQLSTATE, and the backend lives on.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
 

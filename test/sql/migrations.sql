@@ -1,6 +1,6 @@
 -- Helpers for users' own migrations, and the 0.2.0 ticket numbers.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 DROP SCHEMA IF EXISTS regress_mig CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;

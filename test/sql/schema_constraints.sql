@@ -1,7 +1,7 @@
 -- Every CHECK / FK / UNIQUE of the schema rejects bad data with the right
 -- SQLSTATE and constraint, and accepts good data.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
 

@@ -1,7 +1,7 @@
 -- The extension's objects, listed from the catalogs, so that any schema change
 -- shows up in review as a diff of this file's expected output.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
 
@@ -13,9 +13,11 @@ SELECT extname, extversion, extrelocatable, n.nspname AS schema,
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 WHERE extname = 'saas_schema';
 
--- Tables (partitions excluded), with RLS flags and whether pg_dump keeps rows.
+-- Tables (partitions excluded), with RLS flags and whether pg_dump dumps them
+-- (definition and rows): they are the DBA's, not extension members.
 SELECT c.relname, c.relkind, c.relrowsecurity AS rls, c.relforcerowsecurity AS rls_forced,
-       c.oid = ANY (e.extconfig) AS dumped_with_data,
+       NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                   AND d.refobjid = e.oid AND d.deptype = 'e') AS dumped_by_pg_dump,
        obj_description(c.oid, 'pg_class') IS NOT NULL AS has_comment
 FROM pg_class c, pg_extension e
 WHERE e.extname = 'saas_schema' AND c.relnamespace = 'saas'::regnamespace

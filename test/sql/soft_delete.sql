@@ -1,7 +1,7 @@
 -- Soft delete and restore: cascades to soft-deletable children, restores
 -- exactly what was cascaded, refuses bad input; active-row views; purge.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_saas_sd') THEN
@@ -126,6 +126,6 @@ SELECT saas.purge_soft_deleted('saas.tags');
 SELECT saas.purge_soft_deleted('saas.tasks');                           -- admin only
 
 \c - :superuser
-DROP EXTENSION saas_schema CASCADE;
+DROP SCHEMA saas CASCADE;
 DROP OWNED BY regress_saas_sd;
 DROP ROLE regress_saas_sd;

@@ -2,7 +2,7 @@
 -- row-level security on every tenant table, the tenant/actor helpers, the
 -- app-role grants, and adversarial attempts to reach another tenant's rows.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 DO $$ BEGIN  -- leftovers of an interrupted earlier run
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_saas_app') THEN
@@ -366,7 +366,7 @@ DROP TABLE public.regress_invoices, public.regress_no_tenant, public.regress_tex
            public.regress_parted, public.regress_expected;
 DROP VIEW public.regress_view;
 DROP FUNCTION public.regress_visible();
-DROP EXTENSION saas_schema CASCADE;
+DROP SCHEMA saas CASCADE;
 DROP OWNED BY regress_saas_app;
 DROP ROLE regress_saas_app;
 DROP ROLE regress_saas_bypass;

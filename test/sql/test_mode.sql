@@ -2,7 +2,7 @@
 -- for the session; ids stay valid, increasing version-7 UUIDs; the setting is
 -- superuser-only and cannot be made a default anywhere.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 DROP ROLE IF EXISTS regress_saas_seed;
 RESET client_min_messages;

@@ -1,6 +1,6 @@
 -- saas.set_updated_at() trigger, saas.enable_updated_at(), saas.disable_updated_at()
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 DROP SCHEMA IF EXISTS ua CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
@@ -372,7 +372,7 @@ COMMIT;
 
 -- Dropping the extension drops the triggers that use its function.
 SET client_min_messages = warning;
-DROP EXTENSION saas_schema CASCADE;
+DROP SCHEMA saas CASCADE;
 RESET client_min_messages;
 SELECT t.tgname, t.tgfoid::regproc FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'ua'::regnamespace;

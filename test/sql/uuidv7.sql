@@ -1,6 +1,6 @@
 -- saas.uuid_generate_v7(), saas.uuid_v7_to_timestamptz(), saas.uuid_v7_lower_bound()
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS saas_schema CASCADE;
+DROP SCHEMA IF EXISTS saas CASCADE;
 CREATE EXTENSION saas_schema CASCADE;
 RESET client_min_messages;
 SET TIME ZONE 'UTC';
@@ -83,4 +83,4 @@ SELECT count(*) AS compared, bool_and(id > prev) AS increasing
   FROM (SELECT id, lag(id) OVER (ORDER BY n) AS prev FROM k) s WHERE prev IS NOT NULL;
 
 DROP TABLE k, seq;
-DROP EXTENSION saas_schema;
+DROP SCHEMA saas CASCADE;

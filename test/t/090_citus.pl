@@ -377,6 +377,40 @@ SELECT count(*) FROM (SELECT * FROM saas.audit_logs_$shard) a
 		'1',
 		"$label: the audit row is physically in the local audit_logs shard on "
 		  . ($wname // "no known node ($where)"));
+	# The actor, on the worker that runs the trigger on the shard: set_actor
+	# certifies its check on the coordinator's backend only, so the trigger
+	# there looks the actor up in the colocated users shard.  Another
+	# tenant's user set by hand (SET LOCAL, which Citus propagates) is not
+	# recorded, nor is its metadata.
+	my $actor = c(
+		qq{SELECT id FROM saas.users WHERE organization_id = '$org' AND is_active ORDER BY email LIMIT 1}
+	);
+	my $spoof = c(
+		qq{SELECT id FROM saas.users WHERE organization_id = '$other' ORDER BY email LIMIT 1}
+	);
+	($o, $e) = app(
+		$org, qq{SELECT FROM saas.set_actor('$actor', '{"ip": "192.0.2.7"}');
+UPDATE saas.tasks SET description = 'by set_actor' WHERE title = 't2'});
+	is( c(
+			qq{SELECT user_id::text || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+   AND table_name = 'saas.tasks' AND new_values->>'description' = 'by set_actor'}
+		),
+		qq{$actor {"ip": "192.0.2.7"}},
+		"$label: the trigger on the worker records set_actor's actor and metadata"
+	) or diag $e;
+	# Separate statements (psql sends each statement of its input on its
+	# own): Citus propagates a SET LOCAL by its query text.
+	($o, $e) = app(
+		$org, qq{SET LOCAL app.current_user_id = '$spoof';
+SET LOCAL app.request_metadata = '{"ip": "forged"}';
+UPDATE saas.tasks SET description = 'spoofed' WHERE title = 't2'});
+	is( c(
+			qq{SELECT coalesce(user_id::text, 'NULL') || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+   AND table_name = 'saas.tasks' AND new_values->>'description' = 'spoofed'}
+		),
+		'NULL {}',
+		"$label: another tenant's user set by hand is recorded as no actor on the worker"
+	) or diag $e;
 	($o, $e) = app(
 		$org, q{INSERT INTO saas.tickets (organization_id, title, created_by_id)
 SELECT organization_id, 'new', id FROM saas.users ORDER BY email LIMIT 1 RETURNING number});
@@ -404,8 +438,14 @@ c(qq{UPDATE saas.projects SET name = 'renamed', status = 'on_hold' WHERE organiz
 is( c(
 		qq{SELECT changed_columns::text FROM saas.audit_logs WHERE organization_id = '$A' AND table_name = 'saas.projects' AND action = 'UPDATE'}
 	),
-	'{status,updated_at}',
-	'the shards use the new trigger: name is no longer recorded');
+	'{name,status,updated_at}',
+	'the shards use the new trigger: name is recorded by name only');
+is( c(
+		qq{SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$A' AND table_name = 'saas.projects' AND action = 'UPDATE'
+   AND (old_values ? 'name' OR new_values ? 'name')}
+	),
+	'0',
+	'and never by value');
 is(shard_triggers('w1', 'projects') . ',' . shard_triggers('w2', 'projects'),
 	'4 on 2 shards,4 on 2 shards',
 	'each projects shard still has exactly its 2 triggers');

@@ -1,0 +1,117 @@
+-- saas_schema 0.4.0 -> 0.5.0: the tables, views and the ticket_status type
+-- become the DBA's (see sql/schema/95_ownership.sql): they stop being
+-- extension members, so pg_dump dumps their definitions and every
+-- customisation, and DROP EXTENSION can no longer drop a row.  Rows,
+-- columns, indexes, constraints, triggers, policies, comments and grants all
+-- stay exactly as they are.
+
+-- record_history's result becomes a column list instead of SETOF
+-- saas.audit_logs (a function of the extension must not depend on a table
+-- that is not).  The result type changes, so the function is created anew
+-- (the old one renamed out of the way, then dropped) with the grants the
+-- old one had.
+ALTER FUNCTION saas.record_history(pg_catalog.regclass, uuid) RENAME TO _record_history_replaced;
+--#create record_history
+--#create _regrant
+SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
+
+--#create _ddl_command_start
+--#create _remember_pristine_objects
+--#create _allow_member_repair
+
+--#create _shipped_functions
+--#create _function_definition
+--#create _record_extension_functions
+--#create repair_extension_member
+--#create _release_data_objects
+--#create _certify_actor
+
+-- The tables become ordinary tables; their pg_extension_config_dump
+-- registrations go with their membership.
+SELECT saas._release_data_objects();
+
+-- Every other function is created again as 0.5.0 ships it, so that what
+-- saas._extension_functions records as shipped is what the extension
+-- shipped, whatever was changed by hand before.
+--#replace uuid_generate_v7
+--#replace uuid_v7_to_timestamptz
+--#replace uuid_v7_lower_bound
+--#replace assign_ticket_number
+--#replace set_updated_at
+--#replace enable_updated_at
+--#replace disable_updated_at
+--#replace audit_logs_guard
+--#replace audit_create_partitions
+--#replace audit_drop_partitions
+--#replace audit_trigger
+--#replace audit_table_name
+--#replace disable_audit
+--#replace enable_audit
+--#replace record_as_of
+--#replace current_tenant_id
+--#replace _require_transaction_block
+--#replace set_tenant
+--#replace set_actor
+--#replace _tenant_column
+--#replace enable_tenant_isolation
+--#replace disable_tenant_isolation
+--#replace grant_app_access
+--#replace _app_functions
+--#replace current_actor_id
+--#replace _check_soft_deletable
+--#replace _soft_delete_children
+--#replace _soft_delete_cascade
+--#replace _soft_delete_target
+--#replace soft_delete
+--#replace restore
+--#replace purge_soft_deleted
+--#replace set_not_null_safely
+--#replace lint
+--#replace _mask_volatile
+--#replace audit_trail
+--#replace distribute
+--#changed-functions
+
+-- Partitions of saas.audit_logs made by audit_create_partitions before 0.5.0
+-- have no row-level security of their own (only audit_logs and
+-- audit_logs_default had it): a role granted SELECT on one read every
+-- tenant's rows there.  They get the parent's (enabled, forced, its
+-- policies), as 0.5.0 gives every new partition.
+--#create _audit_partition_security
+SELECT saas._audit_partition_security(i.inhrelid::pg_catalog.regclass)
+  FROM pg_catalog.pg_inherits AS i
+ WHERE i.inhparent = 'saas.audit_logs'::pg_catalog.regclass
+ ORDER BY i.inhrelid;
+
+SELECT saas._record_extension_functions(NULL);
+
+CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
+    EXECUTE FUNCTION saas._ddl_command_start();
+ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
+    'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';
+
+-- The audit columns whose meaning 0.5.0 sharpens (the actor must be one
+-- saas.set_actor would accept; excluded columns are named when they
+-- change): new comments, unless the DBA wrote their own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('user_id', 'app.current_user_id of the session, NULL when unset.', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.'),
+        ('changed_columns', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.'),
+        ('metadata', 'app.request_metadata of the session (a JSON object), {} when unset.', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.')) AS v(col, old_text, new_text)
+    LOOP
+        IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
+               (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = 'saas.audit_logs'::pg_catalog.regclass AND a.attname = c.col))
+           OPERATOR(pg_catalog.=) c.old_text THEN
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN saas.audit_logs.%I IS %L', c.col, c.new_text);
+        END IF;
+    END LOOP;
+END
+$$;
