@@ -28,10 +28,8 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create repair_extension_member
 --#create _release_data_objects
 --#create _certify_actor
-
--- The tables become ordinary tables; their pg_extension_config_dump
--- registrations go with their membership.
-SELECT saas._release_data_objects();
+--#create _drop_tables_on_citus_worker
+--#create _register_citus_tables
 
 -- Every other function is created again as 0.5.0 ships it, so that what
 -- saas._extension_functions records as shipped is what the extension
@@ -115,3 +113,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Last, once nothing above needs the tables any more: on a Citus worker,
+-- the copies of the tables CREATE EXTENSION made there go unless they were
+-- distributed already (then they are Citus' shell tables): Citus makes the
+-- workers' tables from now on (docs/citus.md).
+SELECT saas._drop_tables_on_citus_worker();
+
+-- The tables become ordinary tables; their pg_extension_config_dump
+-- registrations go with their membership.
+SELECT saas._release_data_objects();
+
+-- Distributed tables, no longer the extension's, become Citus distributed
+-- objects, so that a worker added later gets them from Citus.
+SELECT saas._register_citus_tables();

@@ -5,6 +5,29 @@
 -- the rows of those tables, not what was added to them: dump with 0.5.0.
 -- (A table of 0.4.0 that was dropped in the meantime stops the downgrade.)
 
+-- 0.4.0 keeps its tables as members on every node, the Citus workers
+-- included, where its distribute() uses them as Citus' shell tables.  Since
+-- 0.5.0 a worker has tables only once they are distributed (Citus makes
+-- them): before that, or on a worker Citus is adding (its CREATE EXTENSION
+-- ... VERSION '0.4.0' runs the 0.5.0 install script, then this), there is
+-- nothing to take back, and the downgrade stops here with a reason instead
+-- of a missing type half-way through.
+DO $do$
+DECLARE
+    local_group integer;
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g' INTO local_group;
+        IF local_group IS DISTINCT FROM 0 AND pg_catalog.to_regclass('saas.organizations') IS NULL THEN
+            RAISE EXCEPTION 'saas_schema 0.4.0 needs its tables on every Citus worker, and this worker (group %) has none', local_group
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Since 0.5.0, Citus makes the workers'' tables when saas.distribute() distributes them; 0.4.0 expects copies made by CREATE EXTENSION.',
+                      HINT = 'Downgrade a Citus cluster only after saas.distribute(), and add workers only on 0.5.0 or later.';
+        END IF;
+    END IF;
+END
+$do$;
+
 DROP EVENT TRIGGER saas_schema_ddl_command_start;
 
 ALTER EXTENSION saas_schema ADD TYPE saas.ticket_status;
@@ -95,6 +118,8 @@ END
 $$;
 DROP FUNCTION saas._audit_partition_security(regclass);
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
+DROP FUNCTION saas._drop_tables_on_citus_worker();
+DROP FUNCTION saas._register_citus_tables();
 DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);
 DROP FUNCTION saas._record_extension_functions(name[]);
