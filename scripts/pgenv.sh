@@ -31,7 +31,7 @@ maybe_sudo() {
 build_and_install() {
     local pkglib
     pkglib="$("$PG_CONFIG" --pkglibdir)"
-    (cd "$REPO_ROOT" && make -s PG_CONFIG="$PG_CONFIG" SAAS_WERROR=1 >/dev/null) || return 1
+    (cd "$REPO_ROOT" && make -s -j2 PG_CONFIG="$PG_CONFIG" SAAS_WERROR=1 >/dev/null) || return 1
     if [ -w "$pkglib" ]; then
         (cd "$REPO_ROOT" && make -s PG_CONFIG="$PG_CONFIG" install >/dev/null)
     else

@@ -79,7 +79,7 @@ same_as_make() {
     for f in sql/saas_schema--*.sql; do cmp -s "$f" "$WORK/cmake/$f" || return 1; done
 }
 if cmake -S . -B "$WORK/cmake" -DSAAS_WERROR=ON -DPG_CONFIG="$PG_CONFIG" >"$WORK/cmake.log" 2>&1 &&
-    cmake --build "$WORK/cmake" >>"$WORK/cmake.log" 2>&1 && same_as_make; then
+    cmake --build "$WORK/cmake" -j2 >>"$WORK/cmake.log" 2>&1 && same_as_make; then
     record 0 "build: CMake builds the same library (same exported symbols) and the same SQL scripts"
 else
     tail -20 "$WORK/cmake.log"
@@ -156,8 +156,12 @@ done
 if [ ${#tap_files[@]} -gt 0 ]; then
     prove_tests=()
     [ -n "${SAAS_TESTS:-}" ] && prove_tests=(PROVE_TESTS="${tap_files[*]}")
+    # Two TAP files at a time (prove -j2): each file has its own clusters,
+    # ports (PostgreSQL::Test::Cluster locks them) and temporary copies, and
+    # many of them spend their time waiting (fixed-length loads, crash
+    # recovery, pg_upgrade), so the 2-core CI machine stays busy.
     as_tester make -s -C "$SRC" installcheck PG_CONFIG="$PG_CONFIG" REGRESS= TAP_TESTDIR="$OUT" \
-        PROVE_FLAGS=--timer "${prove_tests[@]}" 2>&1 | tee "$WORK/tap.log"
+        PROVE_FLAGS="--timer -j2" "${prove_tests[@]}" 2>&1 | tee "$WORK/tap.log"
     tap_rc=${PIPESTATUS[0]}
     echo
     # The verdict per file is prove's (its "Test Summary Report" names the
