@@ -230,7 +230,21 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) AS cfg WHERE cfg LIKE 'search\_path=%')
 
     UNION ALL
-    -- 10-12. State a restore would not bring back.  pg_dump never dumps the
+    -- 10. An audit trigger switched off: changes of the table go unrecorded.
+    SELECT 'warning', 'audit_trigger_disabled',
+           pg_catalog.format('%I.%I.%I', n.nspname, c.relname, t.tgname),
+           pg_catalog.format('the audit trigger %I of %I.%I is disabled: changes of the table are not recorded (the switch itself is in saas.schema_changes)',
+                             t.tgname, n.nspname, c.relname),
+           pg_catalog.format('ALTER TABLE %I.%I ENABLE TRIGGER %I;', n.nspname, c.relname, t.tgname)
+    FROM pg_catalog.pg_trigger AS t
+    JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure AND t.tgenabled = 'D'
+      AND NOT t.tgisinternal
+      AND (schema_name IS NULL OR n.nspname = schema_name)
+
+    UNION ALL
+    -- 11-13. State a restore would not bring back.  pg_dump never dumps the
     -- extension's own objects: a restore's CREATE EXTENSION recreates them as
     -- shipped (saas._shipped_functions()).  So a changed one comes back
     -- unchanged, one removed from the extension comes back twice (the
@@ -280,7 +294,7 @@ BEGIN
                                WHERE t.evtname = 'saas_schema_ddl_command_start'))
 
     UNION ALL
-    -- 13. The event trigger that refuses changes pg_dump would lose, off.
+    -- 14. The event trigger that refuses changes pg_dump would lose, off.
     SELECT 'warning', 'extension_guard_disabled', 'event trigger saas_schema_ddl_command_start',
            'disabled: changes to the extension''s own functions, which pg_dump would lose, are no longer refused',
            'ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE;'

@@ -32,6 +32,45 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 -- registrations go with their membership.
 SELECT saas._release_data_objects();
 
+-- Schema changes of audited tables are recorded (42_audit_ddl.sql): the
+-- table, its guard, the event trigger function.  The event triggers are
+-- created at the end, after the tables are released.
+CREATE TABLE saas.schema_changes (
+    id                 uuid         NOT NULL DEFAULT saas.uuid_generate_v7(),
+    table_name         text         NOT NULL,
+    command_tag        text         NOT NULL,
+    object_type        text         NOT NULL,
+    object_identity    text         NOT NULL,
+    role_name          name         NOT NULL DEFAULT current_user,
+    session_role_name  name         NOT NULL DEFAULT session_user,
+    transaction_id     bigint       NOT NULL DEFAULT pg_catalog.txid_current(),
+    created_at         timestamptz  NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT pk_schema_changes PRIMARY KEY (id)
+);
+CREATE INDEX idx_schema_changes_table_name ON saas.schema_changes (table_name, created_at);
+COMMENT ON TABLE saas.schema_changes IS 'Append-only record of schema changes (DDL) of audited tables, written by an event trigger.';
+COMMENT ON COLUMN saas.schema_changes.table_name IS 'The audited table the change concerns (schema.table).';
+COMMENT ON COLUMN saas.schema_changes.command_tag IS 'The command, e.g. ALTER TABLE, DROP TRIGGER.';
+COMMENT ON COLUMN saas.schema_changes.object_identity IS 'The object the command created, changed or dropped (pg_identify_object).';
+COMMENT ON COLUMN saas.schema_changes.role_name IS 'current_user when the command ran.';
+COMMENT ON COLUMN saas.schema_changes.session_role_name IS 'session_user when the command ran (the login, whatever SET ROLE).';
+--#create schema_changes_guard
+CREATE TRIGGER schema_changes_append_only BEFORE UPDATE OR DELETE ON saas.schema_changes
+    FOR EACH ROW EXECUTE FUNCTION saas.schema_changes_guard();
+CREATE TRIGGER schema_changes_no_truncate BEFORE TRUNCATE ON saas.schema_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION saas.schema_changes_guard();
+ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
+--#create _record_schema_change
+
+-- Undo from the audit log (45_undo.sql).
+--#create _revert_key_columns
+--#create _revert_segment
+--#create _revert_changes
+--#create _revert_note
+--#create _audit_excluded_columns
+--#create revert_record
+--#create revert_transaction
+
 -- Every other function is created again as 0.5.0 ships it, so that what
 -- saas._extension_functions records as shipped is what the extension
 -- shipped, whatever was changed by hand before.
@@ -78,5 +117,9 @@ SELECT saas._record_extension_functions(NULL);
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION saas._ddl_command_start();
 ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE ALWAYS;
+CREATE EVENT TRIGGER saas_schema_ddl_command_end ON ddl_command_end
+    EXECUTE FUNCTION saas._record_schema_change();
+CREATE EVENT TRIGGER saas_schema_sql_drop ON sql_drop
+    EXECUTE FUNCTION saas._record_schema_change();
 COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
     'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';

@@ -5,7 +5,33 @@
 -- the rows of those tables, not what was added to them: dump with 0.5.0.
 -- (A table of 0.4.0 that was dropped in the meantime stops the downgrade.)
 
+-- What 0.4.0 has no place for stops the downgrade: the record of schema
+-- changes.  Keep it first if it matters (pg_dump --table=saas.schema_changes),
+-- then drop it.
+DO $do$
+BEGIN
+    IF pg_catalog.to_regclass('saas.schema_changes') IS NOT NULL
+       AND EXISTS (SELECT FROM saas.schema_changes) THEN
+        RAISE EXCEPTION 'cannot downgrade to 0.4.0: saas.schema_changes holds records of schema changes'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = '0.4.0 does not record schema changes and has no table for them.',
+                  HINT = 'Keep them (pg_dump --table=saas.schema_changes), then DROP TABLE saas.schema_changes, and downgrade again.';
+    END IF;
+END
+$do$;
 DROP EVENT TRIGGER saas_schema_ddl_command_start;
+DROP EVENT TRIGGER saas_schema_ddl_command_end;
+DROP EVENT TRIGGER saas_schema_sql_drop;
+DROP TABLE IF EXISTS saas.schema_changes;
+DROP FUNCTION saas.schema_changes_guard();
+DROP FUNCTION saas._record_schema_change();
+DROP FUNCTION saas.revert_transaction(bigint, boolean);
+DROP FUNCTION saas.revert_record(regclass, uuid, timestamptz);
+DROP FUNCTION saas._audit_excluded_columns(regclass);
+DROP FUNCTION saas._revert_note(jsonb);
+DROP FUNCTION saas._revert_changes(jsonb);
+DROP FUNCTION saas._revert_segment(regclass, integer);
+DROP FUNCTION saas._revert_key_columns(regclass);
 
 ALTER EXTENSION saas_schema ADD TYPE saas.ticket_status;
 ALTER EXTENSION saas_schema ADD TABLE saas.organizations;
