@@ -65,7 +65,9 @@ BEGIN
 
     -- One plan row per record: its key, its first action in the segment,
     -- and its values before the segment (earliest old value of each column).
-    DROP TABLE IF EXISTS pg_temp.saas_revert_plan;
+    IF pg_catalog.to_regclass('pg_temp.saas_revert_plan') IS NOT NULL THEN
+        DROP TABLE pg_temp.saas_revert_plan;
+    END IF;
     EXECUTE pg_catalog.format($sql$
         CREATE TEMP TABLE saas_revert_plan ON COMMIT DROP AS
         WITH keyed AS (
@@ -154,6 +156,59 @@ END
 $fn$;
 COMMENT ON FUNCTION saas._revert_segment(regclass, integer) IS
     'Internal: undoes one segment of audit rows (pg_temp.saas_revert_changes) on one table.';
+
+-- The rows of tbl that changed since the staged changes (a transaction's):
+-- a row it left in place whose columns it wrote no longer hold what it wrote,
+-- a row it deleted that exists again, a row it wrote that is gone.  Undoing
+-- the transaction would overwrite those later changes.  Returns up to limit
+-- descriptions "table key".
+CREATE FUNCTION saas._revert_conflicts(tbl regclass, logical text, max_rows integer) RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    key_columns name[] := saas._revert_key_columns(tbl);
+    match text;
+    found text[];
+BEGIN
+    IF key_columns IS NULL THEN
+        RETURN NULL;  -- _revert_segment refuses such a table with a clear error
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I IS NOT DISTINCT FROM k.%1$I', c), ' AND ')
+      INTO match FROM pg_catalog.unnest(key_columns) AS c;
+    EXECUTE pg_catalog.format($sql$
+        WITH keyed AS (
+            SELECT c.*, CASE WHEN c.record_id IS NOT NULL THEN pg_catalog.jsonb_build_object('id', c.record_id)
+                             ELSE (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
+                                     FROM pg_catalog.jsonb_each(COALESCE(c.new_values, c.old_values)) AS e
+                                    WHERE e.key = ANY ($1)) END AS key
+              FROM pg_temp.saas_revert_changes AS c WHERE c.table_name = $2),
+        lasts AS (
+            SELECT k.key, (pg_catalog.array_agg(k.action ORDER BY k.created_at DESC, k.id DESC))[1] AS last_action
+              FROM keyed AS k GROUP BY k.key),
+        afters AS (
+            SELECT s.key, pg_catalog.jsonb_object_agg(s.name, s.value) AS vals
+              FROM (SELECT DISTINCT ON (k.key, e.key) k.key, e.key AS name, e.value
+                      FROM keyed AS k CROSS JOIN LATERAL pg_catalog.jsonb_each(k.new_values) AS e
+                     ORDER BY k.key, e.key, k.created_at DESC, k.id DESC) AS s
+             GROUP BY s.key)
+        SELECT pg_catalog.array_agg($2 OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) l.key::text
+                                    ORDER BY l.key::text)
+          FROM (SELECT l.key FROM lasts AS l LEFT JOIN afters AS a USING (key)
+                 CROSS JOIN LATERAL (SELECT (SELECT pg_catalog.to_jsonb(t)
+                                               FROM %1$s AS t, pg_catalog.jsonb_populate_record(NULL::%1$s, l.key) AS k
+                                              WHERE %2$s) AS now_row) AS cur
+                 WHERE CASE WHEN l.last_action = 'DELETE' THEN cur.now_row IS NOT NULL
+                            ELSE cur.now_row IS NULL
+                                 OR EXISTS (SELECT FROM pg_catalog.jsonb_each(a.vals) AS e
+                                             WHERE cur.now_row -> e.key IS DISTINCT FROM e.value) END
+                 LIMIT $3) AS l
+    $sql$, tbl, match) INTO found USING key_columns, logical, max_rows;
+    RETURN found;
+END
+$fn$;
+COMMENT ON FUNCTION saas._revert_conflicts(regclass, text, integer) IS
+    'Internal: rows of a table whose later changes undoing the staged transaction would overwrite.';
 
 -- Undoes what pg_temp.saas_revert_changes holds, newest segment first, with
 -- note (e.g. {"revert_of": 123}) in the metadata of the revert's own audit
@@ -260,7 +315,9 @@ BEGIN
                   HINT = 'Revert the changes of its rows with saas.revert_transaction().';
     END IF;
     logical := saas.audit_table_name(tbl);
-    DROP TABLE IF EXISTS pg_temp.saas_revert_changes;
+    IF pg_catalog.to_regclass('pg_temp.saas_revert_changes') IS NOT NULL THEN
+        DROP TABLE pg_temp.saas_revert_changes;
+    END IF;
     CREATE TEMP TABLE saas_revert_changes ON COMMIT DROP AS
         SELECT a.id, a.table_name, a.record_id, a.action, a.old_values, a.new_values, a.changed_columns,
                a.created_at, a.transaction_id, 0 AS segment
@@ -302,15 +359,18 @@ CREATE FUNCTION saas.revert_transaction(transaction_id bigint, force boolean DEF
     AS $fn$
 DECLARE
     staged bigint;
-    conflicts text;
-    conflict_count bigint;
+    conflicts text[];
+    conflict_count integer;
+    later text;
     steps jsonb;
 BEGIN
     IF transaction_id IS NULL OR force IS NULL THEN
         RAISE EXCEPTION 'saas.revert_transaction: transaction_id and force must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    DROP TABLE IF EXISTS pg_temp.saas_revert_changes;
+    IF pg_catalog.to_regclass('pg_temp.saas_revert_changes') IS NOT NULL THEN
+        DROP TABLE pg_temp.saas_revert_changes;
+    END IF;
     CREATE TEMP TABLE saas_revert_changes ON COMMIT DROP AS
         SELECT a.id, a.table_name, a.record_id, a.action, a.old_values, a.new_values, a.changed_columns,
                a.created_at, a.transaction_id, 0 AS segment
@@ -322,35 +382,27 @@ BEGIN
         RAISE EXCEPTION 'saas.revert_transaction: transaction % has no audited change you can revert', transaction_id
             USING ERRCODE = 'no_data_found';
     END IF;
-    -- Later changes of the same rows: an insert or delete of the row, or an
-    -- update of a column this transaction changed (a row it inserted or
-    -- deleted: any column).
-    WITH mine AS (
-        SELECT c.table_name, c.record_id,
-               pg_catalog.max(c.created_at) AS last_at,
-               pg_catalog.bool_or(c.action IN ('INSERT', 'DELETE')) AS whole_row,
-               pg_catalog.array_agg(DISTINCT col) FILTER (WHERE col IS NOT NULL) AS columns
+    -- Rows changed since (by later transactions) in what this one wrote.
+    SELECT pg_catalog.array_agg(d ORDER BY d) INTO conflicts
+      FROM (SELECT DISTINCT c.table_name FROM pg_temp.saas_revert_changes AS c) AS t
+     CROSS JOIN LATERAL pg_catalog.unnest(saas._revert_conflicts(pg_catalog.to_regclass(t.table_name), t.table_name, 20)) AS d
+     WHERE pg_catalog.to_regclass(t.table_name) IS NOT NULL;
+    conflict_count := COALESCE(pg_catalog.cardinality(conflicts), 0);
+    -- Which later transactions: those with audit rows of the same records.
+    IF conflict_count > 0 THEN
+        SELECT pg_catalog.string_agg(DISTINCT a.transaction_id::text, ', ') INTO later
           FROM pg_temp.saas_revert_changes AS c
-          LEFT JOIN LATERAL pg_catalog.unnest(c.changed_columns) AS col ON true
-         WHERE c.record_id IS NOT NULL
-         GROUP BY c.table_name, c.record_id),
-    later AS (
-        SELECT m.table_name, m.record_id, a.transaction_id
-          FROM mine AS m
-          JOIN saas.audit_logs AS a
-            ON a.table_name = m.table_name AND a.record_id = m.record_id AND a.created_at > m.last_at
-         WHERE a.transaction_id <> revert_transaction.transaction_id
-           AND (m.whole_row OR a.action IN ('INSERT', 'DELETE') OR a.changed_columns && m.columns))
-    SELECT pg_catalog.count(*), pg_catalog.string_agg(pg_catalog.format('%s %s changed by transaction %s',
-                                                                       l.table_name, l.record_id, l.transaction_id),
-                                                       '; ' ORDER BY l.table_name, l.record_id, l.transaction_id)
-      INTO conflict_count, conflicts
-      FROM (SELECT DISTINCT * FROM later LIMIT 20) AS l;
+          JOIN saas.audit_logs AS a ON a.table_name = c.table_name AND a.record_id = c.record_id
+                                   AND a.created_at > c.created_at AND a.transaction_id <> c.transaction_id;
+    END IF;
     IF conflict_count > 0 AND NOT force THEN
         DROP TABLE pg_temp.saas_revert_changes;
         RAISE EXCEPTION 'saas.revert_transaction: later transactions changed rows and columns that transaction % changed', transaction_id
             USING ERRCODE = 'SR001',
-                  DETAIL = conflicts OPERATOR(pg_catalog.||) CASE WHEN conflict_count >= 20 THEN '; ...' ELSE '' END,
+                  DETAIL = pg_catalog.format('Changed since: %s%s.  Later transactions on those rows: %s.',
+                                             pg_catalog.array_to_string(conflicts, ', '),
+                                             CASE WHEN conflict_count >= 20 THEN ', ...' ELSE '' END,
+                                             COALESCE(later, 'none audited')),
                   HINT = 'Revert those transactions first, or pass force => true to overwrite their changes of these columns.';
     END IF;
     steps := saas._revert_changes(pg_catalog.jsonb_build_object('revert_of', transaction_id));
