@@ -28,7 +28,8 @@ constexpr const char *kCommandsQuery =
     "         CASE c.classid"
     "           WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
     "             (SELECT COALESCE(i.indrelid, r.oid) FROM pg_catalog.pg_class AS r"
-    "                LEFT JOIN pg_catalog.pg_index AS i ON i.indexrelid = r.oid WHERE r.oid = c.objid)"
+    "                LEFT JOIN pg_catalog.pg_index AS i ON i.indexrelid = r.oid WHERE r.oid = "
+    "c.objid)"
     "           WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN"
     "             (SELECT t.tgrelid FROM pg_catalog.pg_trigger AS t WHERE t.oid = c.objid)"
     "           WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN"
@@ -58,7 +59,8 @@ constexpr const char *kDropsQuery =
 
 constexpr const char *kInsert =
     "INSERT INTO saas.schema_changes (table_name, command_tag, object_type, object_identity,"
-    " role_name, session_role_name) VALUES ($1, $2, $3, $4, $5::pg_catalog.name, $6::pg_catalog.name)";
+    " role_name, session_role_name) VALUES ($1, $2, $3, $4, $5::pg_catalog.name, "
+    "$6::pg_catalog.name)";
 
 // A restore re-creates triggers and indexes; those are not changes.  Its
 // session has row_security off and is a superuser's (or the audit log
@@ -117,7 +119,8 @@ SAAS_FUNCTION(saas_record_schema_change) {
             values[4] = CStringGetTextDatum(role);
             values[5] = CStringGetTextDatum(session_role);
             rc = SPI_execute_with_args(kInsert, 6, types, values, nulls, false, 0);
-            if (rc != SPI_OK_INSERT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+            if (rc != SPI_OK_INSERT)
+                elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
         }
         saas::restore_user(saved);
     }
