@@ -62,11 +62,14 @@ struct PristineInstall {
 
 PristineInstall pristine;
 
-void forget_pristine() noexcept { pristine.count = 0; }
+void forget_pristine() noexcept {
+    pristine.count = 0;
+}
 
 bool pristine_still_valid() {
     if (pristine.count == 0 || pristine.database != MyDatabaseId) return false;
-    if (!TransactionIdIsCurrentTransactionId(pristine.xid) && !TransactionIdDidCommit(pristine.xid)) {
+    if (!TransactionIdIsCurrentTransactionId(pristine.xid) &&
+        !TransactionIdDidCommit(pristine.xid)) {
         forget_pristine(); // the CREATE EXTENSION rolled back
         return false;
     }
@@ -83,7 +86,9 @@ const PristineObject *find_pristine(const char *schema, const char *name) {
 // pg_dump and pg_restore sessions (every format, pg_dumpall too) start with
 // check_function_bodies = false and row_security = off; an interactive
 // session that just created the extension has neither.
-bool session_is_restoring() { return !check_function_bodies && !row_security; }
+bool session_is_restoring() {
+    return !check_function_bodies && !row_security;
+}
 
 // Nothing was ever written to the tables CREATE EXTENSION made.
 bool pristine_tables_empty() {
@@ -92,7 +97,8 @@ bool pristine_tables_empty() {
         if (object.kind != 'r') continue;
         Relation rel = try_relation_open(object.oid, AccessShareLock);
         if (rel == nullptr) continue;
-        bool empty = rel->rd_rel->relkind != RELKIND_RELATION || RelationGetNumberOfBlocks(rel) == 0;
+        bool empty =
+            rel->rd_rel->relkind != RELKIND_RELATION || RelationGetNumberOfBlocks(rel) == 0;
         relation_close(rel, AccessShareLock);
         if (!empty) return false;
     }
@@ -119,7 +125,9 @@ void replace_pristine_objects(const char *first_name) {
     const struct {
         char kind;
         const char *command;
-    } steps[] = {{'v', "DROP VIEW IF EXISTS "}, {'r', "DROP TABLE IF EXISTS "}, {'T', "DROP TYPE IF EXISTS "}};
+    } steps[] = {{'v', "DROP VIEW IF EXISTS "},
+                 {'r', "DROP TABLE IF EXISTS "},
+                 {'T', "DROP TYPE IF EXISTS "}};
     for (const auto &step : steps) {
         StringInfoData names;
         initStringInfo(&names);
@@ -128,9 +136,10 @@ void replace_pristine_objects(const char *first_name) {
         if (any) appendStringInfo(&sql, "%s%s;\n", step.command, names.data);
     }
     forget_pristine(); // before the DROPs fire this event trigger again
-    ereport(NOTICE, (errmsg("saas_schema: the restore's definition of %s.%s replaces the one CREATE "
-                            "EXTENSION made; so do the other tables, views and types it dumped",
-                            kSchema, first_name)));
+    ereport(NOTICE,
+            (errmsg("saas_schema: the restore's definition of %s.%s replaces the one CREATE "
+                    "EXTENSION made; so do the other tables, views and types it dumped",
+                    kSchema, first_name)));
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     int rc = SPI_execute(sql.data, false, 0);
     if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
@@ -157,9 +166,9 @@ bool created_name(Node *parsetree, const char **schema, const char **name) {
     case T_CreateDomainStmt: {
         List *names = nodeTag(parsetree) == T_CreateEnumStmt
                           ? castNode(CreateEnumStmt, parsetree)->typeName
-                          : nodeTag(parsetree) == T_CreateDomainStmt
-                                ? castNode(CreateDomainStmt, parsetree)->domainname
-                                : nullptr;
+                      : nodeTag(parsetree) == T_CreateDomainStmt
+                          ? castNode(CreateDomainStmt, parsetree)->domainname
+                          : nullptr;
         if (nodeTag(parsetree) == T_CompositeTypeStmt) {
             RangeVar *rv = castNode(CompositeTypeStmt, parsetree)->typevar;
             *schema = rv->schemaname;
@@ -186,7 +195,9 @@ void take_over_from_restore(Node *parsetree) {
 // ---------------------------------------------------------------------------
 // Refusals
 // ---------------------------------------------------------------------------
-Oid extension_oid() { return get_extension_oid(kExtension, true); }
+Oid extension_oid() {
+    return get_extension_oid(kExtension, true);
+}
 
 bool is_member(const ObjectAddress &address, Oid extension) {
     return OidIsValid(address.objectId) &&
@@ -270,7 +281,8 @@ bool shipped_function(Oid function) {
         1, argtypes, values, nullptr, true, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
     bool isnull;
-    bool shipped = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    bool shipped =
+        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     SPI_finish();
     return shipped;
 }
@@ -296,15 +308,16 @@ void check_extension_contents(AlterExtensionContentsStmt *stmt) {
         }
         if (!own) return;
     }
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             stmt->action > 0 ? errmsg("cannot add objects to extension %s", kExtension)
-                              : errmsg("cannot drop objects of its own from extension %s", kExtension),
-             errdetail("The extension's own objects are recreated by CREATE EXTENSION on restore and "
-                       "everything else is dumped by pg_dump: an object moved across that line is lost "
-                       "or duplicated by the next restore."),
-             errhint("Leave your objects outside the extension; saas.lint() reports objects whose "
-                     "membership was changed before, with the fix.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+         stmt->action > 0 ? errmsg("cannot add objects to extension %s", kExtension)
+                          : errmsg("cannot drop objects of its own from extension %s", kExtension),
+         errdetail("The extension's own objects are recreated by CREATE EXTENSION on restore and "
+                   "everything else is dumped by pg_dump: an object moved across that line is lost "
+                   "or duplicated by the next restore."),
+         errhint("Leave your objects outside the extension; saas.lint() reports objects whose "
+                 "membership was changed before, with the fix.")));
 }
 
 // What the extension's code refers to by name.
@@ -313,17 +326,28 @@ struct NamedColumn {
     const char *column; // nullptr: the table itself
 };
 constexpr NamedColumn kReferencedByName[] = {
-    {"organizations", nullptr},  {"organizations", "id"},
-    {"users", nullptr},          {"users", "id"},
-    {"users", "organization_id"}, {"users", "is_active"},
-    {"tickets", nullptr},        {"tickets", "number"},
-    {"tickets", "organization_id"}, {"audit_logs", nullptr},
-    {"audit_logs_default", nullptr}, {"audit_logs", "id"},
-    {"audit_logs", "organization_id"}, {"audit_logs", "table_name"},
-    {"audit_logs", "record_id"}, {"audit_logs", "action"},
-    {"audit_logs", "user_id"},   {"audit_logs", "old_values"},
-    {"audit_logs", "new_values"}, {"audit_logs", "changed_columns"},
-    {"audit_logs", "transaction_id"}, {"audit_logs", "created_at"},
+    {"organizations", nullptr},
+    {"organizations", "id"},
+    {"users", nullptr},
+    {"users", "id"},
+    {"users", "organization_id"},
+    {"users", "is_active"},
+    {"tickets", nullptr},
+    {"tickets", "number"},
+    {"tickets", "organization_id"},
+    {"audit_logs", nullptr},
+    {"audit_logs_default", nullptr},
+    {"audit_logs", "id"},
+    {"audit_logs", "organization_id"},
+    {"audit_logs", "table_name"},
+    {"audit_logs", "record_id"},
+    {"audit_logs", "action"},
+    {"audit_logs", "user_id"},
+    {"audit_logs", "old_values"},
+    {"audit_logs", "new_values"},
+    {"audit_logs", "changed_columns"},
+    {"audit_logs", "transaction_id"},
+    {"audit_logs", "created_at"},
     {"audit_logs", "metadata"},
 };
 
@@ -350,8 +374,8 @@ const char *saas_table_name(RangeVar *rv) {
     ereport(ERROR,
             (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
              column != nullptr
-                 ? errmsg("cannot %s column %s of %s.%s: extension %s uses it by name", what, column,
-                          kSchema, table, kExtension)
+                 ? errmsg("cannot %s column %s of %s.%s: extension %s uses it by name", what,
+                          column, kSchema, table, kExtension)
                  : errmsg("cannot %s %s.%s: extension %s uses it by name", what, kSchema, table,
                           kExtension),
              errdetail("The extension's functions and triggers would fail on every call."),
@@ -363,10 +387,12 @@ const char *saas_table_name(RangeVar *rv) {
 void check_rename(RenameStmt *stmt, Oid extension) {
     if (stmt->renameType == OBJECT_SCHEMA) {
         if (stmt->subname != nullptr && strcmp(stmt->subname, kSchema) == 0)
-            ereport(ERROR,
-                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                     errmsg("cannot rename schema %s: extension %s lives in it", kSchema, kExtension),
-                     errdetail("The extension is not relocatable; its functions refer to %s.", kSchema)));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("cannot rename schema %s: extension %s lives in it", kSchema, kExtension),
+                 errdetail("The extension is not relocatable; its functions refer to %s.",
+                           kSchema)));
         return;
     }
     if (stmt->relation != nullptr) {
@@ -397,7 +423,8 @@ void check_alter_table(AlterTableStmt *stmt) {
 void check_set_schema(AlterObjectSchemaStmt *stmt, Oid extension) {
     if (stmt->relation != nullptr) {
         const char *table = saas_table_name(stmt->relation);
-        if (table != nullptr && referenced_by_name(table, nullptr)) refuse_reshape(table, nullptr, "move");
+        if (table != nullptr && referenced_by_name(table, nullptr))
+            refuse_reshape(table, nullptr, "move");
         return;
     }
     check_member_target(stmt->objectType, stmt->object, extension, "move");
@@ -415,7 +442,8 @@ void refuse_lossy_command(Node *parsetree) {
         break;
     case T_AlterFunctionStmt: {
         auto *stmt = castNode(AlterFunctionStmt, parsetree);
-        check_member_target(stmt->objtype, reinterpret_cast<Node *>(stmt->func), extension, "alter");
+        check_member_target(stmt->objtype, reinterpret_cast<Node *>(stmt->func), extension,
+                            "alter");
         break;
     }
     case T_CommentStmt: {
@@ -452,7 +480,9 @@ void refuse_lossy_command(Node *parsetree) {
 // shipped; allowed for the rest of the transaction that asked.
 LocalTransactionId member_repair_transaction = InvalidLocalTransactionId;
 
-bool member_repair_allowed() { return member_repair_transaction == MyProc->lxid; }
+bool member_repair_allowed() {
+    return member_repair_transaction == MyProc->lxid;
+}
 
 } // namespace
 
@@ -462,8 +492,11 @@ bool member_repair_allowed() { return member_repair_transaction == MyProc->lxid;
 SAAS_FUNCTION(saas_remember_pristine_objects) {
     Oid extension = creating_extension ? CurrentExtensionObject : InvalidOid;
     if (!OidIsValid(extension))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("saas._remember_pristine_objects() runs only in the extension's install script")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg(
+                 "saas._remember_pristine_objects() runs only in the extension's install script")));
     forget_pristine();
     pristine.database = MyDatabaseId;
     pristine.xid = GetCurrentTransactionId();
@@ -473,12 +506,15 @@ SAAS_FUNCTION(saas_remember_pristine_objects) {
         "SELECT d.objid, CASE WHEN d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass THEN 'T' "
         "ELSE c.relkind::text END, COALESCE(c.relname, t.typname) "
         "FROM pg_catalog.pg_depend AS d "
-        "LEFT JOIN pg_catalog.pg_class AS c ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+        "LEFT JOIN pg_catalog.pg_class AS c ON d.classid = "
+        "'pg_catalog.pg_class'::pg_catalog.regclass "
         "AND c.oid = d.objid "
-        "LEFT JOIN pg_catalog.pg_type AS t ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass "
+        "LEFT JOIN pg_catalog.pg_type AS t ON d.classid = "
+        "'pg_catalog.pg_type'::pg_catalog.regclass "
         "AND t.oid = d.objid "
         "WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e' "
-        "AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = 'saas_schema') "
+        "AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension AS e WHERE e.extname = "
+        "'saas_schema') "
         "AND (c.relkind IN ('r', 'p', 'v') OR t.typtype IN ('e', 'c', 'd')) "
         "AND COALESCE(c.relnamespace, t.typnamespace) = 'saas'::pg_catalog.regnamespace "
         "AND COALESCE(c.relname, t.typname) !~ '^_'",
