@@ -304,17 +304,49 @@ COMMENT ON COLUMN saas.tickets.number IS 'Per-organization ticket number (#1, #2
 
 -- Ticket numbers.  Tickets get a per-organization number (#1, #2, ...), the handle people use
 -- in conversation and e-mail subjects.  Assigned on INSERT when not given:
--- one past the organization's highest, under a per-organization advisory
--- lock so concurrent inserts of one tenant never collide (other tenants are
--- not blocked).  Soft-deleted tickets keep their numbers.
+-- one past the organization's highest, under a lock on the organization's
+-- row (SELECT ... FOR NO KEY UPDATE), so concurrent inserts of one tenant
+-- never collide and other tenants are not blocked.  Soft-deleted tickets keep
+-- their numbers.
+--
+-- Why that lock: only a role that can see the organization's row (its
+-- tenant is set, or it bypasses row-level security) and holds UPDATE on
+-- saas.organizations can take it, where an advisory lock on a guessable key
+-- (0.4.0) could be taken by any role that can connect, stalling the tenant's
+-- ticket inserts.  NO KEY UPDATE does not conflict with the FOR KEY SHARE
+-- locks of foreign-key checks, so inserts into other tenant tables go on; it
+-- does wait for (and block) UPDATEs of that organization's row.  The
+-- inserting role needs UPDATE on saas.organizations (saas.grant_app_access
+-- grants it).  When the row is not visible to the inserting role, no lock is
+-- taken: under the shipped policies that insert is refused anyway, and under
+-- policies of your own a collision ends in a unique violation on
+-- (organization_id, number), never in a duplicate number.
+--
+-- On Citus (saas.distribute()) the trigger runs on the shards of tickets,
+-- where organizations is a reference table: a row lock on it would be a
+-- distributed lock taken from a shard, so there the per-organization
+-- advisory lock of 0.4.0 remains (docs/citus.md, docs/security.md).
 CREATE FUNCTION saas.assign_ticket_number() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
     AS $fn$
 BEGIN
     IF NEW.number IS NULL THEN
-        PERFORM pg_catalog.pg_advisory_xact_lock(
-            pg_catalog.hashtextextended('saas.tickets.number:' || NEW.organization_id::text, 0));
+        IF TG_RELID = 'saas.tickets'::pg_catalog.regclass
+           OR EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors(TG_RELID) AS a
+                       WHERE a.relid = 'saas.tickets'::pg_catalog.regclass) THEN
+            IF NOT pg_catalog.has_any_column_privilege('saas.organizations'::pg_catalog.regclass, 'UPDATE') THEN
+                RAISE EXCEPTION 'saas.assign_ticket_number: role "%" may not lock rows of saas.organizations', current_user
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'A ticket''s number is assigned under a lock on its organization''s row (SELECT ... FOR NO KEY UPDATE), which needs UPDATE privilege on saas.organizations.',
+                          HINT = 'saas.grant_app_access(role) grants what inserting tickets needs; or give the ticket a number yourself.';
+            END IF;
+            PERFORM FROM saas.organizations AS o WHERE o.id = NEW.organization_id FOR NO KEY UPDATE;
+        ELSE
+            -- A Citus shard of saas.tickets (see above).
+            PERFORM pg_catalog.pg_advisory_xact_lock(
+                pg_catalog.hashtextextended('saas.tickets.number:' || NEW.organization_id::text, 0));
+        END IF;
         SELECT COALESCE(pg_catalog.max(t.number), 0) + 1 INTO NEW.number
         FROM saas.tickets AS t WHERE t.organization_id = NEW.organization_id;
     END IF;

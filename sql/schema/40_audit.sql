@@ -107,16 +107,78 @@ CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs
 CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON saas.audit_logs_default
     FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_logs_guard();
 
+-- Row-level security of a partition of saas.audit_logs, made to match the
+-- parent's: enabled and forced when the parent's is, and every policy of the
+-- parent that the partition lacks (by name), with the same command, roles and
+-- expressions.  A query naming a partition is checked against the
+-- partition's own policies only, never the parent's.  Used by
+-- audit_create_partitions() for each partition it creates, and by the update
+-- to 0.5.0 for the partitions made before.  (It needs no privilege of its
+-- own: ALTER TABLE and CREATE POLICY are refused to all but the partition's
+-- owner.)
+CREATE FUNCTION saas._audit_partition_security(part regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, saas, pg_temp
+AS $$
+DECLARE
+    parent constant regclass := 'saas.audit_logs'::pg_catalog.regclass;
+    parent_rls record;
+    pol record;
+BEGIN
+    IF part IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                                    WHERE c.oid = part AND c.relkind IN ('r', 'p')) THEN
+        RAISE EXCEPTION 'saas._audit_partition_security: % is not a table', COALESCE(part::text, 'NULL')
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT c.relrowsecurity, c.relforcerowsecurity INTO parent_rls FROM pg_catalog.pg_class AS c WHERE c.oid = parent;
+    IF parent_rls.relrowsecurity THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
+    END IF;
+    IF parent_rls.relforcerowsecurity THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', part);
+    END IF;
+    FOR pol IN
+        SELECT p.polname,
+               CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END AS kind,
+               CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                             WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS cmd,
+               (SELECT pg_catalog.string_agg(CASE WHEN r.oid = 0 THEN 'PUBLIC'
+                                                  ELSE pg_catalog.quote_ident(a.rolname) END, ', ' ORDER BY r.n)
+                  FROM pg_catalog.unnest(p.polroles) WITH ORDINALITY AS r(oid, n)
+                  LEFT JOIN pg_catalog.pg_roles AS a ON a.oid = r.oid) AS roles,
+               pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using_expr,
+               pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
+          FROM pg_catalog.pg_policy AS p
+         WHERE p.polrelid = parent
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS q WHERE q.polrelid = part AND q.polname = p.polname)
+         ORDER BY p.polname
+    LOOP
+        EXECUTE pg_catalog.format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s', pol.polname, part, pol.kind,
+                                  pol.cmd, pol.roles, ' USING (' || pol.using_expr || ')',
+                                  ' WITH CHECK (' || pol.check_expr || ')');
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION saas._audit_partition_security(regclass) IS 'Internal: gives a partition of saas.audit_logs the parent''s row-level security (enabled, forced, policies).';
+
 -- Monthly partitions (UTC months), named audit_logs_pYYYYMM, with the key and
 -- indexes every partition has (see saas.audit_logs_default).  Creates the
 -- partitions from months_back months ago to months_ahead months ahead that do
 -- not exist yet, and returns their names.  Rows of those months already in
 -- the default partition are moved into the new partition (ATTACH would
--- refuse otherwise).  Run by the owner of saas.audit_logs (e.g. from cron).
+-- refuse otherwise).  Each new partition gets the row-level security of
+-- saas.audit_logs (enabled, forced, the same policies): a role granted
+-- SELECT on a partition would otherwise read it past the parent's policies.
+-- Run by the owner of saas.audit_logs (e.g. from cron).  The partition bounds
+-- go through text (ATTACH PARTITION ... FOR VALUES), so DateStyle, TimeZone
+-- and IntervalStyle are pinned: the session's settings change nothing.
 CREATE FUNCTION saas.audit_create_partitions(months_ahead integer DEFAULT 3, months_back integer DEFAULT 0)
     RETURNS SETOF text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
+    SET DateStyle = 'ISO, YMD'
+    SET TimeZone = 'UTC'
+    SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
     this_month timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
@@ -186,6 +248,9 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE INDEX %I ON saas.%I (organization_id, user_id, created_at) '
                                   'WHERE user_id IS NOT NULL',
                                   'idx_' OPERATOR(pg_catalog.||) part OPERATOR(pg_catalog.||) '_user', part);
+        -- Row-level security as on saas.audit_logs (before ATTACH, like the
+        -- indexes: on Citus, ATTACH distributes the partition as it is).
+        PERFORM saas._audit_partition_security(pg_catalog.format('saas.%I', part)::pg_catalog.regclass);
         EXECUTE pg_catalog.format('ALTER TABLE saas.audit_logs ATTACH PARTITION saas.%I '
                                   'FOR VALUES FROM (%L) TO (%L)', part, lower_bound, upper_bound);
         IF distributed THEN
@@ -209,22 +274,37 @@ COMMENT ON FUNCTION saas.audit_create_partitions(integer, integer) IS 'Creates m
 
 -- Retention: drops the monthly partitions that lie entirely before
 -- now() - older_than, and returns their names.  The only way audit rows are
--- removed.  Rows in the default partition are never dropped.
+-- removed.  Rows in the default partition are never dropped.  The cut-off
+-- must not be after now() by calendar arithmetic (an interval such as
+-- '-120 months +3601 days' compares as positive, months counting 30 days,
+-- yet reaches into the future), or the current month would be dropped.
+-- The bounds are read back as text from the catalog: DateStyle, TimeZone and
+-- IntervalStyle are pinned, so the session's settings change nothing.
 CREATE FUNCTION saas.audit_drop_partitions(older_than interval)
     RETURNS SETOF text
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
+    SET DateStyle = 'ISO, YMD'
+    SET TimeZone = 'UTC'
+    SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
     cutoff timestamptz;
     part record;
     upper_text text;
 BEGIN
-    IF older_than IS NULL OR older_than < interval '0' THEN
-        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', COALESCE(older_than::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not NULL'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Partitions entirely older than now() - older_than are dropped, e.g. older_than => ''12 months''.';
     END IF;
     cutoff := pg_catalog.now() OPERATOR(pg_catalog.-) older_than;
+    IF cutoff OPERATOR(pg_catalog.>) pg_catalog.now() THEN
+        RAISE EXCEPTION 'older_than must be a non-negative interval, not %', older_than
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'By calendar arithmetic now() - older_than lies after now(): the current month''s partition would be dropped.',
+                  HINT = 'Partitions entirely older than now() - older_than are dropped, e.g. older_than => ''12 months''.';
+    END IF;
     FOR part IN
         SELECT c.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound
           FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
@@ -247,10 +327,22 @@ COMMENT ON FUNCTION saas.audit_drop_partitions(interval) IS 'Retention: drops pa
 -- columns.  Install it with saas.enable_audit().  No SET clause: it would
 -- cost a GUC save/restore per row, and the C++ code does not depend on
 -- search_path.
+--
+-- Creating a trigger that runs it is a privilege: the trigger writes
+-- saas.audit_logs as its owner, so every row it writes is trusted as a
+-- record of a tenant's change.  PostgreSQL checks EXECUTE on a trigger
+-- function when the trigger is created (not when it fires), so with EXECUTE
+-- revoked from PUBLIC only superusers, the extension's owner and the roles a
+-- DBA grants it to can attach it, and the triggers in place fire for
+-- everyone.  PostgreSQL checks it as well when it clones the trigger to a
+-- partition created or attached later: the owner of an audited partitioned
+-- table needs the grant to add partitions (or the DBA adds them).  See
+-- docs/security.md.
 CREATE FUNCTION saas.audit_trigger() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'saas_audit_trigger';
 COMMENT ON FUNCTION saas.audit_trigger() IS 'Audit trigger: writes one saas.audit_logs row per changed row (C++). Install with saas.enable_audit().';
+REVOKE EXECUTE ON FUNCTION saas.audit_trigger() FROM PUBLIC;
 
 -- The logical name audit rows carry for a table: schema.table.
 CREATE FUNCTION saas.audit_table_name(tbl regclass) RETURNS text
@@ -296,7 +388,20 @@ END;
 $$;
 COMMENT ON FUNCTION saas.disable_audit(regclass) IS 'Removes the audit triggers of a table (idempotent).';
 
-CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT '{}', mode text DEFAULT 'row',
+-- Installs (or re-installs) the audit trigger of a table.  What is not named
+-- is kept: re-enabling an audited table (e.g. to switch it to statement
+-- mode) keeps its excluded columns, tenant column and mode unless the call
+-- names new ones; NULL means "not named".  A table audited for the first time
+-- gets no excluded columns, row mode and organization_id (id for
+-- saas.organizations).
+--
+-- Refused: callers that may not create triggers running saas.audit_trigger()
+-- (EXECUTE on it is a privilege: see its comment); and a table with classic
+-- inheritance children (INHERITS, not partitions) that are not audited in row
+-- mode themselves, or in statement mode: a change made through the parent
+-- fires the row triggers of the child that holds the row, and neither the
+-- child's statement triggers nor the parent's row triggers.
+CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT NULL, mode text DEFAULT NULL,
                                   tenant_column text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
@@ -304,6 +409,11 @@ CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT 
 AS $$
 DECLARE
     rel record;
+    installed record;
+    installed_args text[] := '{}';
+    rest bytea;
+    pos integer;
+    unaudited text;
     tenant_base_type oid;
     col text;
     args text;
@@ -312,14 +422,15 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF mode IS NULL OR mode NOT IN ('row', 'statement') THEN
+    IF mode IS NOT NULL AND mode NOT IN ('row', 'statement') THEN
         RAISE EXCEPTION 'invalid audit mode "%"', mode
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use ''row'' (the default, best for single-row changes) or ''statement'' (bulk changes).';
     END IF;
-    IF excluded_columns IS NULL OR pg_catalog.array_position(excluded_columns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'excluded_columns must not be NULL or contain NULL'
-            USING ERRCODE = 'null_value_not_allowed';
+    IF pg_catalog.array_position(excluded_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'excluded_columns must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave excluded_columns out (or pass NULL) to keep the columns excluded so far.';
     END IF;
     SELECT c.relkind, c.relname, n.nspname INTO rel
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -337,6 +448,74 @@ BEGIN
                    WHERE a.relid = 'saas.audit_logs'::regclass) THEN
         RAISE EXCEPTION 'the audit log itself cannot be audited' USING ERRCODE = 'wrong_object_type';
     END IF;
+    -- CREATE TRIGGER checks this privilege too; checked first for a clear message.
+    IF NOT pg_catalog.has_function_privilege('saas.audit_trigger()', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to audit table "%.%": role "%" may not create triggers running saas.audit_trigger()',
+                        rel.nspname, rel.relname, current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The audit trigger writes saas.audit_logs as its owner: the rows it writes are trusted as records of tenants'' changes.',
+                  HINT = 'GRANT EXECUTE ON FUNCTION saas.audit_trigger() TO <role> lets a role audit its tables; every audit row it writes is then trusted.';
+    END IF;
+
+    -- What the table's audit trigger was installed with, if it has one:
+    -- arguments (logical name, tenant column, excluded columns...) and mode.
+    SELECT t.tgname, t.tgnargs, t.tgargs INTO installed
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid = tbl AND t.tgparentid = 0
+       AND t.tgname IN ('saas_audit', 'saas_audit_insert', 'saas_audit_update', 'saas_audit_delete')
+       AND t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure
+     ORDER BY t.tgname = 'saas_audit' DESC, t.tgname
+     LIMIT 1;
+    IF FOUND THEN
+        rest := installed.tgargs;
+        FOR i IN 1 .. installed.tgnargs LOOP
+            pos := pg_catalog.position(rest, pg_catalog.decode('00', 'hex'));  -- POSITION(x IN rest)
+            EXIT WHEN pos = 0;
+            installed_args := installed_args
+                              || pg_catalog.convert_from(pg_catalog.substr(rest, 1, pos - 1),
+                                                         pg_catalog.getdatabaseencoding());
+            rest := pg_catalog.substr(rest, pos + 1);
+        END LOOP;
+        mode := COALESCE(mode, CASE WHEN installed.tgname = 'saas_audit' THEN 'row' ELSE 'statement' END);
+        tenant_column := COALESCE(tenant_column, installed_args[2]);
+        excluded_columns := COALESCE(excluded_columns, installed_args[3:]);
+    END IF;
+    mode := COALESCE(mode, 'row');
+
+    -- Classic inheritance: see above.
+    IF EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = tbl AND NOT c.relispartition) THEN
+        IF mode = 'statement' THEN
+            RAISE EXCEPTION 'table "%.%" has inheritance children: statement mode cannot audit it', rel.nspname, rel.relname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'A change made through an inheritance parent fires the row triggers of the child holding the row, not its statement triggers.',
+                      HINT = 'Audit it in row mode (mode => ''row''), after each of its inheritance children.';
+        END IF;
+        WITH RECURSIVE descendants AS (
+            SELECT i.inhrelid AS relid FROM pg_catalog.pg_inherits i WHERE i.inhparent = tbl
+            UNION
+            SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN descendants d ON i.inhparent = d.relid
+        )
+        SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, c.relname), ', '
+                                     ORDER BY n.nspname, c.relname)
+          INTO unaudited
+          FROM descendants d
+          JOIN pg_catalog.pg_class c ON c.oid = d.relid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE NOT c.relispartition
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                            WHERE t.tgrelid = d.relid AND t.tgname = 'saas_audit'
+                              AND t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure);
+        IF unaudited IS NOT NULL THEN
+            RAISE EXCEPTION 'table "%.%" has inheritance children that are not audited in row mode: %',
+                            rel.nspname, rel.relname, unaudited
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'A change made through an inheritance parent fires the triggers of the child holding the row: the parent''s audit trigger would not record it.',
+                      HINT = pg_catalog.format('Audit each child first (SELECT saas.enable_audit(%L)); its rows are recorded under its own name.',
+                                               pg_catalog.split_part(unaudited, ', ', 1));
+        END IF;
+    END IF;
+
     -- The tenant root is its own tenant; other tables name it organization_id
     -- unless the caller says otherwise.
     IF tenant_column IS NULL THEN
@@ -355,18 +534,25 @@ BEGIN
         RAISE EXCEPTION 'column "%" of table "%.%" must be of type uuid', tenant_column, rel.nspname, rel.relname
             USING ERRCODE = 'datatype_mismatch';
     END IF;
-    FOREACH col IN ARRAY excluded_columns LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
-            RAISE EXCEPTION 'column "%" of table "%.%" does not exist', col, rel.nspname, rel.relname
-                USING ERRCODE = 'undefined_column',
-                      HINT = 'excluded_columns lists columns never written to the audit log.';
-        END IF;
-        IF col = tenant_column THEN
-            RAISE EXCEPTION 'the tenant column "%" cannot be excluded from the audit', col
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-    END LOOP;
+    IF excluded_columns IS NULL THEN
+        excluded_columns := '{}';
+    ELSE
+        -- Kept exclusions are not checked again: a column dropped since then
+        -- stays excluded should it come back.
+        FOREACH col IN ARRAY excluded_columns LOOP
+            IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped)
+               AND col <> ALL (installed_args[3:]) THEN
+                RAISE EXCEPTION 'column "%" of table "%.%" does not exist', col, rel.nspname, rel.relname
+                    USING ERRCODE = 'undefined_column',
+                          HINT = 'excluded_columns lists columns never written to the audit log.';
+            END IF;
+            IF col = tenant_column THEN
+                RAISE EXCEPTION 'the tenant column "%" cannot be excluded from the audit', col
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+    END IF;
 
     PERFORM saas.disable_audit(tbl);
 
@@ -394,7 +580,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text) IS 'Installs the audit trigger on a table (idempotent). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations). Columns named password_hash are never recorded.';
+COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text) IS 'Installs the audit trigger on a table (idempotent; what is not named is kept from the current trigger). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations). Columns named password_hash are never recorded. Needs EXECUTE on saas.audit_trigger().';
 
 -- A record's audit rows, oldest first.
 -- (Its result columns are spelled out rather than SETOF saas.audit_logs: an

@@ -273,6 +273,7 @@ COMMENT ON FUNCTION saas.grant_app_access(name) IS
 
 CREATE FUNCTION saas._app_functions() RETURNS name[]
     LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
     AS $fn$
     SELECT ARRAY['current_tenant_id', 'set_tenant', 'set_actor',
                  'uuid_generate_v7', 'uuid_v7_to_timestamptz', 'uuid_v7_lower_bound',

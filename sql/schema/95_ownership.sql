@@ -50,6 +50,7 @@ REVOKE EXECUTE ON FUNCTION saas._allow_member_repair() FROM PUBLIC;
 CREATE FUNCTION saas._shipped_functions()
     RETURNS TABLE (function_identity text, definition text, description text)
     LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
     AS $fn$ SELECT NULL::text, NULL::text, NULL::text WHERE false $fn$;
 COMMENT ON FUNCTION saas._shipped_functions() IS
     'Internal: every function of extension saas_schema as shipped (pg_get_functiondef and comment), written by the install and update scripts.';
@@ -101,7 +102,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE FUNCTION saas._shipped_functions() '
         'RETURNS TABLE (function_identity text, definition text, description text) '
-        'LANGUAGE sql IMMUTABLE AS %L',
+        'LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS %L',
         'SELECT * FROM (VALUES ' || recorded || ') AS f(function_identity, definition, description)');
 END
 $fn$;

@@ -112,6 +112,18 @@ ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
 --#replace audit_trail
 --#replace distribute
 --#changed-functions
+
+-- Partitions of saas.audit_logs made by audit_create_partitions before 0.5.0
+-- have no row-level security of their own (only audit_logs and
+-- audit_logs_default had it): a role granted SELECT on one read every
+-- tenant's rows there.  They get the parent's (enabled, forced, its
+-- policies), as 0.5.0 gives every new partition.
+--#create _audit_partition_security
+SELECT saas._audit_partition_security(i.inhrelid::pg_catalog.regclass)
+  FROM pg_catalog.pg_inherits AS i
+ WHERE i.inhparent = 'saas.audit_logs'::pg_catalog.regclass
+ ORDER BY i.inhrelid;
+
 SELECT saas._record_extension_functions(NULL);
 
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start

@@ -74,6 +74,52 @@ SELECT saas._regrant('saas.record_history(pg_catalog.regclass, uuid)',
                       WHERE p.oid = 'saas._record_history_replaced(pg_catalog.regclass, uuid)'::pg_catalog.regprocedure));
 DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 
+-- Anyone may create triggers running saas.audit_trigger() again, as in
+-- 0.4.0.  Its ACL goes back to the default (NULL, with no initial-privileges
+-- record), exactly as a fresh 0.4.0 install has it: a GRANT to PUBLIC would
+-- give the same privileges, spelled out.  (Grants made to other roles in
+-- 0.5.0 add nothing to PUBLIC's.)
+UPDATE pg_catalog.pg_proc SET proacl = NULL
+ WHERE oid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure;
+DELETE FROM pg_catalog.pg_init_privs
+ WHERE objoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
+   AND classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND objsubid OPERATOR(pg_catalog.=) 0;
+
+-- The monthly partitions of saas.audit_logs go back to what 0.4.0 made:
+-- without row-level security of their own (audit_logs_default keeps its
+-- own, as in 0.4.0).  The policies the update to 0.5.0 and
+-- audit_create_partitions copied from the parent are dropped, and row-level
+-- security is switched off where no other policy remains.  This reopens
+-- those partitions to any role granted SELECT on one of them, as in 0.4.0:
+-- grant SELECT on saas.audit_logs only.
+DO $$
+DECLARE
+    part pg_catalog.regclass;
+    pol pg_catalog.name;
+BEGIN
+    FOR part IN
+        SELECT i.inhrelid::pg_catalog.regclass FROM pg_catalog.pg_inherits AS i
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'saas.audit_logs'::pg_catalog.regclass
+           AND i.inhrelid OPERATOR(pg_catalog.<>) 'saas.audit_logs_default'::pg_catalog.regclass
+         ORDER BY i.inhrelid
+    LOOP
+        FOR pol IN
+            SELECT p.polname FROM pg_catalog.pg_policy AS p
+             WHERE p.polrelid OPERATOR(pg_catalog.=) part
+               AND p.polname OPERATOR(pg_catalog.=) ANY (SELECT q.polname FROM pg_catalog.pg_policy AS q
+                                                         WHERE q.polrelid OPERATOR(pg_catalog.=) 'saas.audit_logs'::pg_catalog.regclass)
+        LOOP
+            EXECUTE pg_catalog.format('DROP POLICY %I ON %s', pol, part);
+        END LOOP;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p WHERE p.polrelid OPERATOR(pg_catalog.=) part) THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', part);
+            EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', part);
+        END IF;
+    END LOOP;
+END
+$$;
+DROP FUNCTION saas._audit_partition_security(regclass);
 DROP FUNCTION saas._regrant(regprocedure, aclitem[]);
 DROP FUNCTION saas._release_data_objects();
 DROP FUNCTION saas.repair_extension_member(text);

@@ -40,7 +40,8 @@ CREATE TABLE app.item_tags (
     organization_id uuid NOT NULL, item_id uuid NOT NULL, tag text NOT NULL,
     PRIMARY KEY (organization_id, item_id, tag));
 
--- enable_audit validates its arguments.
+-- enable_audit validates its arguments.  (excluded_columns NULL means "not
+-- named": keep the current exclusions; app.items has none yet.)
 SELECT pg_temp.err($$SELECT saas.enable_audit(NULL)$$);
 SELECT pg_temp.err($$SELECT saas.enable_audit('app.items', NULL)$$);
 SELECT pg_temp.err($$SELECT saas.enable_audit('app.items', ARRAY[NULL])$$);
