@@ -119,6 +119,16 @@ bool read_actor_id(pg_uuid_t *out) {
     return read_uuid_setting(kActorSetting, out);
 }
 
+Jsonb *empty_request_metadata() {
+    static Jsonb *empty = nullptr;
+    if (empty == nullptr) {
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        empty = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+        MemoryContextSwitchTo(old);
+    }
+    return empty;
+}
+
 Jsonb *read_request_metadata() {
     const char *metadata = GetConfigOption(kRequestMetadataSetting, true, false);
     if (metadata == nullptr || metadata[0] == '\0') metadata = "{}";

@@ -33,6 +33,9 @@ bool read_actor_id(pg_uuid_t *out);
 // session until the setting's text changes: callers must not modify it.
 Jsonb *read_request_metadata();
 
+// An empty JSONB object, built once per session: callers must not modify it.
+Jsonb *empty_request_metadata();
+
 // Parses the textual forms uuid_in accepts (optional braces, hyphens between
 // groups of four hex digits).  Returns false on anything else.  Pure C++.
 bool parse_uuid_text(const char *text, pg_uuid_t *out) noexcept;

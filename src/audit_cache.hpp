@@ -30,7 +30,8 @@ struct Column {
     int16 type_len;
     bool type_by_val;
     bool dropped;
-    bool excluded;   // never recorded (e.g. password_hash)
+    bool excluded;   // values never recorded (e.g. password_hash); a change
+                     // shows only as the name in changed_columns
     bool updated_at; // a change to this column alone is not a change
     ValueKind kind;
     FmgrInfo to_jsonb_fn; // valid for ValueKind::Generic
@@ -39,6 +40,8 @@ struct Column {
 struct RelationInfo {
     MemoryContext context; // owns this struct and everything it points to
     text *table_name;      // logical "schema.table" written to audit_logs
+    Oid named_relation;    // the relation of that name: the audited one, a
+                           // partitioned ancestor, or a Citus shard's table
     int tenant_attno;      // 1-based; column of the organization id (uuid)
     int id_attno;          // 1-based; 0 when the table has no uuid "id"
     int deleted_at_attno;  // 1-based; 0 when the table has no soft delete

@@ -160,7 +160,9 @@ bool diff_update(const RelationInfo *info, const Datum *old_values, const bool *
     bool meaningful = false;
     for (int i = 0; i < info->natts; i++) {
         const Column &col = info->columns[i];
-        if (!recorded(col)) continue;
+        // An excluded column is compared too: that it changed (a password
+        // reset) is recorded by name in changed_columns, its values never.
+        if (col.dropped) continue;
         if (!column_changed(col, old_values[i], old_nulls[i], new_values[i], new_nulls[i]))
             continue;
         changed[changed_count++] = i + 1;
@@ -177,6 +179,7 @@ bool diff_update(const RelationInfo *info, const Datum *old_values, const bool *
     pushJsonbValue(&new_state, WJB_BEGIN_OBJECT, nullptr);
     for (int c = 0; c < changed_count; c++) {
         int i = changed[c] - 1;
+        if (!recorded(info->columns[i])) continue;
         push_column(&old_state, info->columns[i], old_values[i], old_nulls[i]);
         push_column(&new_state, info->columns[i], new_values[i], new_nulls[i]);
     }

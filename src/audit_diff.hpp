@@ -19,7 +19,8 @@ struct RowChange {
     Jsonb *old_values;   // nullptr for INSERT
     Jsonb *new_values;   // nullptr for DELETE
     int changed_count;   // UPDATE family only
-    int *changed_attnos; // 1-based, in column order; nullptr unless UPDATE
+    int *changed_attnos; // 1-based, in column order (excluded columns too);
+                         // nullptr unless UPDATE
 };
 
 // The recorded columns of a row (not dropped, not excluded) as a JSONB object.
@@ -29,10 +30,11 @@ Jsonb *row_to_jsonb(const RelationInfo *info, const Datum *values, const bool *n
 bool column_changed(const Column &col, Datum old_value, bool old_null, Datum new_value,
                     bool new_null);
 
-// Fills change for an UPDATE: only the changed recorded columns, and the
-// action (SOFT_DELETE / RESTORE when deleted_at goes from/to NULL).  Returns
-// false when nothing worth recording changed (no change, or only updated_at
-// and excluded columns).
+// Fills change for an UPDATE: the changed columns' names (excluded ones
+// too), the values of the changed recorded columns only (an UPDATE of
+// excluded columns alone has empty old and new objects), and the action
+// (SOFT_DELETE / RESTORE when deleted_at goes from/to NULL).  Returns false
+// when nothing worth recording changed (no change, or only updated_at).
 bool diff_update(const RelationInfo *info, const Datum *old_values, const bool *old_nulls,
                  const Datum *new_values, const bool *new_nulls, RowChange *change);
 

@@ -1,5 +1,6 @@
 // Filling audit rows (see audit_row.hpp).
 #include "audit_row.hpp"
+#include "actor.hpp"
 #include "app_settings.hpp"
 
 extern "C" {
@@ -44,10 +45,15 @@ Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
 } // namespace
 
 void read_session_context(SessionContext *session) {
-    // Unset or empty: no actor.  Malformed: 22P02 naming the setting, the
-    // same error saas.current_actor_id() raises.
-    session->has_actor = read_actor_id(&session->actor_id);
-    session->metadata = read_request_metadata();
+    // The actor only when set_actor would accept it (actor.hpp), else none;
+    // the same answer saas.current_actor_id() gives.  Malformed: 22P02
+    // naming the setting.  The request metadata comes with a checked actor
+    // only: without one it is not set_actor's either.
+    // The setting is validated either way: a malformed value is an
+    // application bug worth an error, actor or not.
+    Jsonb *metadata = read_request_metadata();
+    session->has_actor = checked_actor(&session->actor_id);
+    session->metadata = session->has_actor ? metadata : empty_request_metadata();
 }
 
 RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {

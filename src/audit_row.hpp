@@ -13,12 +13,12 @@ namespace saas::audit {
 // Values that are the same for every audit row of one trigger call.
 struct SessionContext {
     bool has_actor;
-    pg_uuid_t actor_id; // from app.current_user_id
-    Jsonb *metadata;    // from app.request_metadata, '{}' when unset
+    pg_uuid_t actor_id; // app.current_user_id, when checked (actor.hpp)
+    Jsonb *metadata;    // app.request_metadata with a checked actor, else '{}'
 };
 
-// Reads the actor and the request metadata (validated, with clear errors
-// naming the setting).
+// Reads the checked actor and the request metadata (validated, with clear
+// errors naming the setting).
 void read_session_context(SessionContext *session);
 
 // The row's identity in audit_logs: tenant and record id.

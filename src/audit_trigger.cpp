@@ -9,6 +9,7 @@
 extern "C" {
 #include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/acl.h"
 #include "utils/rls.h"
@@ -105,6 +106,103 @@ void start_reading(Tuplestorestate *table) {
     tuplestore_rescan(table);
 }
 
+// Reads the rows of a transition table one by one into slot.
+struct TransitionReader {
+    Tuplestorestate *table;
+    TupleTableSlot *slot;
+};
+
+bool next_row(TransitionReader *reader) {
+    return reader->table != nullptr &&
+           tuplestore_gettupleslot(reader->table, true, false, reader->slot);
+}
+
+// Describes one row change and adds it to the batch, in a per-row context.
+void add_change(Batch *batch, const RelationInfo *info, TriggerEvent event,
+                TupleTableSlot *old_slot, TupleTableSlot *new_slot, MemoryContext row_context) {
+    MemoryContext old_context = MemoryContextSwitchTo(row_context);
+    RowIdentity identity;
+    RowChange change;
+    if (describe_change(info, event, old_slot, new_slot, &identity, &change))
+        batch_add(batch, identity, change);
+    MemoryContextSwitchTo(old_context);
+    MemoryContextReset(row_context);
+}
+
+// An UPDATE whose transition tables differ in length: some old rows have no
+// new version.  That happens when a row moves to another partition and a
+// BEFORE INSERT trigger there returns NULL: PostgreSQL has deleted the row
+// from its old partition and inserts nothing, so the row is gone.  Rows are
+// paired by the table's uuid id: an old row without a new one is recorded
+// as DELETE, a new row without an old one as INSERT, the rest as UPDATEs.
+// Without an id nothing can be paired: every old row is a DELETE, every new
+// one an INSERT (what the table holds afterwards is still exactly right).
+struct NewRowEntry {
+    pg_uuid_t id; // hash key
+    int64 index;  // into the new rows' array
+};
+
+void audit_unequal_update(Batch *batch, const RelationInfo *info, TransitionReader *old_rows,
+                          TransitionReader *new_rows, int64 new_count, MemoryContext row_context) {
+    MemoryContext pairing =
+        AllocSetContextCreate(CurrentMemoryContext, "saas audit pairing", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller = MemoryContextSwitchTo(pairing);
+    MinimalTuple *rows =
+        static_cast<MinimalTuple *>(palloc(sizeof(MinimalTuple) * Max(new_count, 1)));
+    bool *paired = static_cast<bool *>(palloc0(sizeof(bool) * Max(new_count, 1)));
+    HTAB *by_id = nullptr;
+    if (info->id_attno > 0) {
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof ctl);
+        ctl.keysize = sizeof(pg_uuid_t);
+        ctl.entrysize = sizeof(NewRowEntry);
+        ctl.hcxt = pairing;
+        by_id = hash_create("saas audit new rows by id", Max(new_count, 16), &ctl,
+                            HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    int64 count = 0;
+    while (count < new_count && next_row(new_rows)) {
+        rows[count] = ExecCopySlotMinimalTuple(new_rows->slot);
+        if (by_id != nullptr) {
+            bool isnull;
+            Datum id = slot_getattr(new_rows->slot, info->id_attno, &isnull);
+            bool found = false;
+            auto *entry = isnull ? nullptr
+                                 : static_cast<NewRowEntry *>(
+                                       hash_search(by_id, DatumGetUUIDP(id), HASH_ENTER, &found));
+            if (entry != nullptr && !found) entry->index = count; // a duplicate id stays unpaired
+        }
+        count++;
+    }
+    MemoryContextSwitchTo(caller);
+
+    while (next_row(old_rows)) {
+        NewRowEntry *entry = nullptr;
+        if (by_id != nullptr) {
+            bool isnull;
+            Datum id = slot_getattr(old_rows->slot, info->id_attno, &isnull);
+            if (!isnull)
+                entry = static_cast<NewRowEntry *>(
+                    hash_search(by_id, DatumGetUUIDP(id), HASH_FIND, nullptr));
+        }
+        if (entry != nullptr && !paired[entry->index]) {
+            paired[entry->index] = true;
+            ExecStoreMinimalTuple(rows[entry->index], new_rows->slot, false);
+            add_change(batch, info, TRIGGER_EVENT_UPDATE, old_rows->slot, new_rows->slot,
+                       row_context);
+        } else {
+            add_change(batch, info, TRIGGER_EVENT_DELETE, old_rows->slot, nullptr, row_context);
+        }
+    }
+    for (int64 i = 0; i < count; i++) {
+        if (paired[i]) continue;
+        ExecStoreMinimalTuple(rows[i], new_rows->slot, false);
+        add_change(batch, info, TRIGGER_EVENT_INSERT, nullptr, new_rows->slot, row_context);
+    }
+    ExecClearTuple(new_rows->slot);
+    MemoryContextDelete(pairing);
+}
+
 void audit_statement(TriggerData *trigdata, const RelationInfo *info,
                      const SessionContext *session) {
     TriggerEvent event = trigdata->tg_event;
@@ -121,58 +219,67 @@ void audit_statement(TriggerData *trigdata, const RelationInfo *info,
                                 "REFERENCING OLD TABLE / NEW TABLE.")));
 
     TupleDesc desc = RelationGetDescr(trigdata->tg_relation);
-    TupleTableSlot *old_slot = nullptr;
-    TupleTableSlot *new_slot = nullptr;
+    TransitionReader old_rows = {nullptr, nullptr};
+    TransitionReader new_rows = {nullptr, nullptr};
     if (needs_old) {
-        old_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+        old_rows = {old_table, MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple)};
         start_reading(old_table);
     }
     if (needs_new) {
-        new_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+        new_rows = {new_table, MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple)};
         start_reading(new_table);
     }
 
     MemoryContext row_context =
         AllocSetContextCreate(CurrentMemoryContext, "saas audit row", ALLOCSET_DEFAULT_SIZES);
     Batch *batch = batch_begin(info, session);
-    // For an UPDATE, the n-th row of the old table and the n-th row of the
-    // new table are the same row: AfterTriggerSaveEvent (trigger.c) appends
-    // a row's old and new versions to the two tuplestores in the same call
-    // (a cross-partition move appends them in its delete then insert step).
-    for (;;) {
-        bool has_old = needs_old && tuplestore_gettupleslot(old_table, true, false, old_slot);
-        bool has_new = needs_new && tuplestore_gettupleslot(new_table, true, false, new_slot);
-        if (needs_old && needs_new && has_old != has_new)
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("transition tables of an UPDATE on \"%s\" differ in length",
-                                   RelationGetRelationName(trigdata->tg_relation))));
-        if (!has_old && !has_new) break;
-        MemoryContext old_context = MemoryContextSwitchTo(row_context);
-        RowIdentity identity;
-        RowChange change;
-        if (describe_change(info, event, old_slot, new_slot, &identity, &change))
-            batch_add(batch, identity, change);
-        MemoryContextSwitchTo(old_context);
-        MemoryContextReset(row_context);
+    int64 old_count = needs_old ? tuplestore_tuple_count(old_table) : 0;
+    int64 new_count = needs_new ? tuplestore_tuple_count(new_table) : 0;
+    if (needs_old && needs_new && old_count != new_count) {
+        audit_unequal_update(batch, info, &old_rows, &new_rows, new_count, row_context);
+    } else {
+        // For an UPDATE, the n-th row of the old table and the n-th row of
+        // the new table are the same row: AfterTriggerSaveEvent (trigger.c)
+        // appends a row's old and new versions to the two tuplestores in the
+        // same call (a cross-partition move appends them in its delete then
+        // insert step, with nothing in between).
+        for (;;) {
+            bool has_old = next_row(&old_rows);
+            bool has_new = next_row(&new_rows);
+            if (!has_old && !has_new) break;
+            add_change(batch, info, event, has_old ? old_rows.slot : nullptr,
+                       has_new ? new_rows.slot : nullptr, row_context);
+        }
     }
     batch_finish(batch);
     MemoryContextDelete(row_context);
-    if (old_slot != nullptr) ExecDropSingleTupleTableSlot(old_slot);
-    if (new_slot != nullptr) ExecDropSingleTupleTableSlot(new_slot);
+    if (old_rows.slot != nullptr) ExecDropSingleTupleTableSlot(old_rows.slot);
+    if (new_rows.slot != nullptr) ExecDropSingleTupleTableSlot(new_rows.slot);
+}
+
+bool bypasses_rls(Oid role) {
+    return superuser_arg(role) || has_bypassrls_privilege(role);
 }
 
 // True when this change must not be audited:
 //  * saas.audit_enabled = off (superuser maintenance);
-//  * a dump being restored.  The extension's triggers exist before pg_restore
-//    loads the tables' rows (CREATE EXTENSION runs first), so without this a
-//    restore would log every restored row as a new INSERT.  pg_dump and
-//    pg_restore scripts run with row_security = off; a role subject to
-//    row-level security cannot change an audited table in that mode at all
-//    (PostgreSQL raises an error instead), so only superusers and BYPASSRLS
-//    roles that explicitly turned row_security off are affected.
+//  * a dump being restored.  Dumps made by 0.4.0 and earlier recreate the
+//    tables with their triggers (CREATE EXTENSION) before pg_restore loads
+//    their rows, and a data-only restore loads rows into tables that have
+//    them, so without this a restore would log every restored row as a new
+//    INSERT.  pg_dump and pg_restore scripts run with row_security = off; a
+//    role subject to row-level security cannot change an audited table in
+//    that mode at all (PostgreSQL raises an error instead).
+//    Whose privilege counts is what the caller cannot forge: the session
+//    user (the login, or SET SESSION AUTHORIZATION by a superuser) or the
+//    role it switched to with SET ROLE (pg_restore --role), never the
+//    current user.  Inside a SECURITY DEFINER function the current user is
+//    the function's owner: an application role that turns row_security off
+//    and calls a superuser's SECURITY DEFINER function is audited.
 bool audit_suppressed() {
     if (!saas::audit_enabled) return true;
-    return !row_security && (superuser() || has_bypassrls_privilege(GetUserId()));
+    if (row_security) return false;
+    return bypasses_rls(GetSessionUserId()) || bypasses_rls(GetOuterUserId());
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Tenant context for row-level security: saas.current_tenant_id() and the
 // transaction-block check behind saas.set_tenant()/saas.set_actor().
 #include "boundary.hpp"
+#include "actor.hpp"
 #include "app_settings.hpp"
 
 // saas.current_tenant_id(): the uuid in app.current_tenant_id, or NULL when
@@ -32,10 +33,11 @@ SAAS_FUNCTION(saas_require_transaction_block) {
 }
 
 // saas.current_actor_id(): the uuid in app.current_user_id (set by
-// saas.set_actor), or NULL when unset/empty.
+// saas.set_actor) when it names an active user of the current tenant, else
+// NULL: exactly the actor the audit trigger records (actor.hpp).
 SAAS_FUNCTION(saas_current_actor_id) {
     pg_uuid_t actor;
-    if (!saas::read_actor_id(&actor)) PG_RETURN_NULL();
+    if (!saas::checked_actor(&actor)) PG_RETURN_NULL();
     auto *result = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
     *result = actor;
     PG_RETURN_UUID_P(result);

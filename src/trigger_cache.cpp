@@ -14,7 +14,9 @@ void mark_trigger_cache_stale(InvalidatedCache *invalidation, Oid relid) {
     hash_seq_init(&status, cache->entries);
     TriggerCacheEntry *entry;
     while ((entry = static_cast<TriggerCacheEntry *>(hash_seq_search(&status))) != nullptr)
-        if (relid == InvalidOid || entry->relation_oid == relid) entry->valid = false;
+        if (relid == InvalidOid || entry->relation_oid == relid ||
+            (entry->also_oid != InvalidOid && entry->also_oid == relid))
+            entry->valid = false;
 }
 
 TriggerCacheEntry *trigger_cache_entry(TriggerCache *cache, Oid trigger_oid) {

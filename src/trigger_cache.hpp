@@ -20,7 +20,9 @@ namespace saas {
 struct TriggerCacheEntry {
     Oid trigger_oid;  // hash key
     Oid relation_oid; // the relation the entry describes
-    bool valid;       // cleared when that relation is invalidated
+    Oid also_oid;     // another relation it depends on (e.g. the partitioned
+                      // parent whose name it records), or InvalidOid
+    bool valid;       // cleared when either relation is invalidated
 };
 
 struct TriggerCache {
@@ -40,6 +42,13 @@ constexpr TriggerCache make_trigger_cache(const char *name, Size entry_size) {
 
 // The entry for the trigger; a new one is zeroed (not valid).
 TriggerCacheEntry *trigger_cache_entry(TriggerCache *cache, Oid trigger_oid);
+
+// A cache whose entries also go stale on any change in the given syscaches.
+constexpr TriggerCache make_trigger_cache(const char *name, Size entry_size, const int *syscaches,
+                                          int nsyscaches) {
+    return TriggerCache{
+        {mark_trigger_cache_stale, syscaches, nsyscaches, false}, name, entry_size, nullptr};
+}
 
 // Whether the entry describes rel and nothing invalidated it since.
 inline bool trigger_cache_entry_current(const TriggerCacheEntry *entry, Relation rel) {

@@ -7,9 +7,10 @@
 //             'always': every UPDATE sets it.
 //
 // INSERT: a NULL column gets the transaction timestamp (now()); an explicit
-// value is kept (imports keep their history).  UPDATE: the column is set to
-// now(), or, for a no-op UPDATE in 'changed' mode, to its stored value; it is
-// trigger-managed either way.
+// value is kept (imports keep their history), 'infinity' too, but the next
+// UPDATE replaces an infinite stamp (see "Never move backwards" below).  UPDATE: the column is set
+// to now(), or, for a no-op UPDATE in 'changed' mode, to its stored value; it is trigger-managed
+// either way.
 //
 // created_at policy: if the table has a created_at column (other than the
 // maintained one), an UPDATE that changes its value raises SQLSTATE 428C9
@@ -203,9 +204,14 @@ SAAS_FUNCTION(saas_set_updated_at) {
         // Never move backwards.  now() is the transaction's start: a
         // transaction that started later but updated the row first (we waited
         // for its lock) has already stamped a later time; keep that one.
+        // Only a finite stamp can come from a transaction: 'infinity' (an
+        // explicit value kept by an INSERT) would otherwise pin the column
+        // forever, as nothing is later.  It is replaced like an older stamp.
         bool old_null;
         Datum old_value = slot_getattr(td->tg_trigslot, attnum, &old_null);
-        if (!old_null && DatumGetTimestamp(old_value) > DatumGetTimestamp(value)) value = old_value;
+        if (!old_null && !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(old_value)) &&
+            DatumGetTimestamp(old_value) > DatumGetTimestamp(value))
+            value = old_value;
     }
 
     int col = attnum;

@@ -63,13 +63,13 @@ COMMENT ON COLUMN saas.audit_logs.id IS 'UUIDv7: ORDER BY id is change order.';
 COMMENT ON COLUMN saas.audit_logs.table_name IS 'Logical schema.table of the audited table (the parent of a partition).';
 COMMENT ON COLUMN saas.audit_logs.record_id IS 'The row''s uuid "id"; NULL for tables without one (junction tables: the key columns are in old_values/new_values).';
 COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.';
-COMMENT ON COLUMN saas.audit_logs.user_id IS 'app.current_user_id of the session, NULL when unset.';
+COMMENT ON COLUMN saas.audit_logs.user_id IS 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.';
 COMMENT ON COLUMN saas.audit_logs.old_values IS 'DELETE: the whole row; UPDATE: the changed columns before; values as to_jsonb() gives them.';
 COMMENT ON COLUMN saas.audit_logs.new_values IS 'INSERT: the whole row; UPDATE: the changed columns after.';
-COMMENT ON COLUMN saas.audit_logs.changed_columns IS 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.';
+COMMENT ON COLUMN saas.audit_logs.changed_columns IS 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.';
 COMMENT ON COLUMN saas.audit_logs.transaction_id IS 'Top-level transaction id (txid_current() semantics).';
 COMMENT ON COLUMN saas.audit_logs.created_at IS 'When the change was made (clock_timestamp()).';
-COMMENT ON COLUMN saas.audit_logs.metadata IS 'app.request_metadata of the session (a JSON object), {} when unset.';
+COMMENT ON COLUMN saas.audit_logs.metadata IS 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.';
 
 -- Refuses UPDATE, DELETE and TRUNCATE.  The only exception is the partition
 -- maintenance of saas.audit_create_partitions(), which moves rows out of the

@@ -89,11 +89,25 @@ BEGIN
     EXECUTE pg_catalog.format('SET LOCAL app.current_user_id = %L', user_id);
     EXECUTE pg_catalog.format('SET LOCAL app.request_metadata = %L',
                               COALESCE(metadata, '{}'::jsonb)::text);
+    -- The audit trigger and current_actor_id() believe app.current_user_id
+    -- only for an actor checked as above; this records the check for this
+    -- backend and transaction, so they need not repeat it.
+    PERFORM saas._certify_actor();
     RETURN user_id;
 END
 $fn$;
 COMMENT ON FUNCTION saas.set_actor(uuid, jsonb) IS
     'Sets the acting user and request metadata (IP, user agent, request id) for the audit trigger, for the current transaction only. The user must be an active user of the current tenant.';
+
+-- Internal, called only by saas.set_actor (it refuses any other caller):
+-- remembers, for this backend and transaction, that the current actor was
+-- checked for the current tenant.
+CREATE FUNCTION saas._certify_actor() RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'saas_certify_actor';
+COMMENT ON FUNCTION saas._certify_actor() IS
+    'Internal: called by saas.set_actor() after its checks; raises 42501 for any other caller.';
+REVOKE EXECUTE ON FUNCTION saas._certify_actor() FROM PUBLIC;
 
 CREATE FUNCTION saas._tenant_column(tbl regclass) RETURNS name
     LANGUAGE sql STABLE

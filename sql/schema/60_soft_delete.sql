@@ -12,7 +12,7 @@ CREATE FUNCTION saas.current_actor_id() RETURNS uuid
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'saas_current_actor_id';
 COMMENT ON FUNCTION saas.current_actor_id() IS
-    'The acting user (setting app.current_user_id, set by saas.set_actor), NULL when unset; raises 22P02 when the setting is not a uuid.';
+    'The acting user (setting app.current_user_id, set by saas.set_actor) when it is an active user of the current tenant, else NULL: the actor the audit trigger records. Raises 22P02 when the setting is not a uuid.';
 
 CREATE FUNCTION saas._check_soft_deletable(tbl regclass, caller text) RETURNS void
     LANGUAGE plpgsql STABLE

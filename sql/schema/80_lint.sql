@@ -180,7 +180,7 @@ BEGIN
 
     UNION ALL
     -- 7. Unused indexes (never scanned since the statistics were last reset),
-    -- on tables that have been read at all; constraint indexes and
+    -- on tables that hold rows and have been read; constraint indexes and
     -- extension-owned indexes are not candidates.
     SELECT 'info', 'unused_index',
            pg_catalog.format('%s.%I', r.rel, s.indexrelname),
@@ -196,6 +196,7 @@ BEGIN
     JOIN idx AS i ON i.indexrelid = s.indexrelid
     WHERE s.idx_scan = 0 AND NOT i.indisunique
       AND COALESCE(ts.seq_scan, 0) + COALESCE(ts.idx_scan, 0) > 0
+      AND pg_catalog.pg_relation_size(r.oid) > 0  -- a table never written to (a fresh install, read only by its own constraint checks) says nothing
       AND r.oid NOT IN (SELECT objid FROM ext_members)
       AND s.indexrelid NOT IN (SELECT indexrelid FROM dups)  -- reported as duplicates instead
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS con WHERE con.conindid = s.indexrelid)

@@ -27,6 +27,7 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create _record_extension_functions
 --#create repair_extension_member
 --#create _release_data_objects
+--#create _certify_actor
 
 -- The tables become ordinary tables; their pg_extension_config_dump
 -- registrations go with their membership.
@@ -135,3 +136,25 @@ CREATE EVENT TRIGGER saas_schema_sql_drop ON sql_drop
     EXECUTE FUNCTION saas._record_schema_change();
 COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
     'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';
+
+-- The audit columns whose meaning 0.5.0 sharpens (the actor must be one
+-- saas.set_actor would accept; excluded columns are named when they
+-- change): new comments, unless the DBA wrote their own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('user_id', 'app.current_user_id of the session, NULL when unset.', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.'),
+        ('changed_columns', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.'),
+        ('metadata', 'app.request_metadata of the session (a JSON object), {} when unset.', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.')) AS v(col, old_text, new_text)
+    LOOP
+        IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
+               (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = 'saas.audit_logs'::pg_catalog.regclass AND a.attname = c.col))
+           OPERATOR(pg_catalog.=) c.old_text THEN
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN saas.audit_logs.%I IS %L', c.col, c.new_text);
+        END IF;
+    END LOOP;
+END
+$$;

@@ -129,3 +129,24 @@ DROP FUNCTION saas._function_definition(regprocedure);
 DROP FUNCTION saas._allow_member_repair();
 DROP FUNCTION saas._remember_pristine_objects();
 DROP FUNCTION saas._ddl_command_start();
+DROP FUNCTION saas._certify_actor();
+
+-- 0.4.0's comments on the audit columns, unless the DBA wrote their own.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('user_id', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.', 'app.current_user_id of the session, NULL when unset.'),
+        ('changed_columns', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.'),
+        ('metadata', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.', 'app.request_metadata of the session (a JSON object), {} when unset.')) AS v(col, old_text, new_text)
+    LOOP
+        IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
+               (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = 'saas.audit_logs'::pg_catalog.regclass AND a.attname = c.col))
+           OPERATOR(pg_catalog.=) c.old_text THEN
+            EXECUTE pg_catalog.format('COMMENT ON COLUMN saas.audit_logs.%I IS %L', c.col, c.new_text);
+        END IF;
+    END LOOP;
+END
+$$;

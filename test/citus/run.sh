@@ -256,6 +256,28 @@ tenant_checks() { # tenant_checks ORG LABEL
             SELECT count(*) FROM (SELECT * FROM saas.audit_logs_$(c "SELECT get_shard_id_for_distribution_column('saas.audit_logs', '$org')")) a
              WHERE organization_id = '$org' AND table_name = 'saas.tasks' AND action = 'UPDATE'")" "1" \
         "$label: the audit row is physically in the local audit_logs shard on $wname"
+    # The actor, on the worker that runs the trigger on the shard: set_actor
+    # certifies its check on the coordinator's backend only, so the trigger
+    # there looks the actor up in the colocated users shard.  Another
+    # tenant's user set by hand (SET LOCAL, which Citus propagates) is not
+    # recorded, nor is its metadata.
+    local actor spoof
+    actor=$(c "SELECT id FROM saas.users WHERE organization_id = '$org' AND is_active ORDER BY email LIMIT 1")
+    spoof=$(c "SELECT id FROM saas.users WHERE organization_id = '$other' ORDER BY email LIMIT 1")
+    app "$org" "SELECT FROM saas.set_actor('$actor', '{\"ip\": \"192.0.2.7\"}');
+                UPDATE saas.tasks SET description = 'by set_actor' WHERE title = 't2'" >/dev/null
+    is "$(c "SELECT user_id::text || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+              AND table_name = 'saas.tasks' AND new_values->>'description' = 'by set_actor'")" \
+        "$actor {\"ip\": \"192.0.2.7\"}" "$label: the trigger on the worker records set_actor's actor and metadata"
+    # (Separate statements: Citus propagates a SET LOCAL by its query text.)
+    out=$(PGHOST="$WORK/coord" PGPORT="${PORT[coord]}" PGUSER=saas_app psql -X -q -v ON_ERROR_STOP=1 -At -d $DB \
+        -c "SET citus.propagate_set_commands = 'local'" -c "BEGIN" -c "SELECT FROM saas.set_tenant('$org')" \
+        -c "SET LOCAL app.current_user_id = '$spoof'" -c "SET LOCAL app.request_metadata = '{\"ip\": \"forged\"}'" \
+        -c "UPDATE saas.tasks SET description = 'spoofed' WHERE title = 't2'" -c "COMMIT" 2>&1)
+    [ -z "$out" ] || echo "$out" | sed 's/^/#   /'
+    is "$(c "SELECT coalesce(user_id::text, 'NULL') || ' ' || metadata::text FROM saas.audit_logs WHERE organization_id = '$org'
+              AND table_name = 'saas.tasks' AND new_values->>'description' = 'spoofed'")" \
+        "NULL {}" "$label: another tenant's user set by hand is recorded as no actor on the worker"
     n=$(app "$org" "INSERT INTO saas.tickets (organization_id, title, created_by_id)
                     SELECT organization_id, 'new', id FROM saas.users ORDER BY email LIMIT 1 RETURNING number")
     is "$n" "3" "$label: ticket-number trigger on the shard: the next number of the tenant"
@@ -272,7 +294,9 @@ out=$(c "BEGIN; SET LOCAL citus.enable_unsafe_triggers = on; SELECT saas.enable_
 ok $? "saas.enable_audit() with excluded columns on a distributed table (citus.enable_unsafe_triggers = on)" || echo "$out" | sed 's/^/#   /'
 c "UPDATE saas.projects SET name = 'renamed', status = 'on_hold' WHERE organization_id = '$A'" >/dev/null
 is "$(c "SELECT changed_columns::text FROM saas.audit_logs WHERE organization_id = '$A' AND table_name = 'saas.projects' AND action = 'UPDATE'")" \
-    "{status,updated_at}" "the shards use the new trigger: name is no longer recorded"
+    "{name,status,updated_at}" "the shards use the new trigger: name is recorded by name only"
+is "$(c "SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$A' AND table_name = 'saas.projects' AND action = 'UPDATE'
+          AND (old_values ? 'name' OR new_values ? 'name')")" "0" "and never by value"
 is "$(shard_triggers w1 projects),$(shard_triggers w2 projects)" "4 on 2 shards,4 on 2 shards" \
     "each projects shard still has exactly its 2 triggers"
 is "$(c "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.projects'::regclass AND NOT tgisinternal\$\$)")" \

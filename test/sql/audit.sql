@@ -129,8 +129,17 @@ DELETE FROM app.item_tags;
 SELECT action, record_id, old_values, new_values FROM saas.audit_logs
  WHERE table_name = 'app.item_tags' ORDER BY created_at, id;
 
--- user_id comes from app.current_user_id, metadata from app.request_metadata.
+-- user_id comes from app.current_user_id, metadata from app.request_metadata,
+-- when the user is an active user of the current tenant (what
+-- saas.set_actor checks; others are recorded as NULL and {}: see
+-- audit_security.sql).
+SET saas.audit_enabled = off;
+INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-0000-0000-00000000000a', 'A', 'a');
+INSERT INTO saas.users (id, organization_id, email, password_hash)
+    VALUES ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-00000000000a', 'b1@a.example', 'h');
+RESET saas.audit_enabled;
 BEGIN;
+SET LOCAL app.current_tenant_id = '00000000-0000-0000-0000-00000000000a';
 SET LOCAL app.current_user_id = '00000000-0000-0000-0000-0000000000u1';
 SAVEPOINT s;
 SELECT pg_temp.err($$UPDATE app.items SET title = 'x'$$);

@@ -117,7 +117,8 @@ SELECT (SELECT count(*) FROM dt.r) AS rows_left,
 SELECT tbl, op, count(*) FROM dt.reference GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- Expected audit rows, from the reference: changed columns are those whose
--- stored text changed (secret excluded), values are to_jsonb's.
+-- stored text changed (secret too: excluded from the values, not from
+-- changed_columns), values are to_jsonb's.
 CREATE TEMP TABLE expected AS
 SELECT tbl, seq, record_id, action, old_values, new_values, changed_columns
   FROM (SELECT r.tbl, r.seq, coalesce(r.new_j, r.old_j)->>'id' AS record_id,
@@ -126,15 +127,15 @@ SELECT tbl, seq, record_id, action, old_values, new_values, changed_columns
                     WHEN r.old_j->'deleted_at' <> 'null' AND r.new_j->'deleted_at' = 'null' THEN 'RESTORE'
                     ELSE 'UPDATE' END AS action,
                CASE WHEN r.op = 'DELETE' THEN r.old_j - 'secret'
-                    WHEN r.op = 'UPDATE' THEN (SELECT jsonb_object_agg(k, r.old_j->k) FROM unnest(ch.cols) k) END AS old_values,
+                    WHEN r.op = 'UPDATE' THEN (SELECT coalesce(jsonb_object_agg(k, r.old_j->k), '{}') FROM unnest(ch.cols) k WHERE k <> 'secret') END AS old_values,
                CASE WHEN r.op = 'INSERT' THEN r.new_j - 'secret'
-                    WHEN r.op = 'UPDATE' THEN (SELECT jsonb_object_agg(k, r.new_j->k) FROM unnest(ch.cols) k) END AS new_values,
+                    WHEN r.op = 'UPDATE' THEN (SELECT coalesce(jsonb_object_agg(k, r.new_j->k), '{}') FROM unnest(ch.cols) k WHERE k <> 'secret') END AS new_values,
                CASE WHEN r.op = 'UPDATE' THEN ch.cols END AS changed_columns
           FROM dt.reference r
           LEFT JOIN LATERAL (
               SELECT array_agg(k ORDER BY o) AS cols
                 FROM json_object_keys(r.old_t) WITH ORDINALITY j(k, o)
-               WHERE k <> 'secret' AND (r.old_t->k)::text IS DISTINCT FROM (r.new_t->k)::text) ch ON r.op = 'UPDATE') e
+               WHERE (r.old_t->k)::text IS DISTINCT FROM (r.new_t->k)::text) ch ON r.op = 'UPDATE') e
  WHERE action <> 'UPDATE' OR changed_columns IS NOT NULL
     OR action IN ('SOFT_DELETE', 'RESTORE');
 -- Pair the n-th expected change of a record with its n-th audit row.

@@ -193,7 +193,14 @@ END
 $$;
 CREATE TABLE app.links (organization_id uuid NOT NULL, a int, b int);
 SELECT saas.enable_audit('app.links');
+-- (The actor is recorded as an active user of the current tenant.)
+SET saas.audit_enabled = off;
+INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-0000-0000-00000000000a', 'A', 'a');
+INSERT INTO saas.users (id, organization_id, email, password_hash)
+    VALUES ('00000000-0000-0000-0000-0000000000ee', '00000000-0000-0000-0000-00000000000a', 'ee@a.example', 'h');
+RESET saas.audit_enabled;
 BEGIN;
+SET LOCAL app.current_tenant_id = '00000000-0000-0000-0000-00000000000a';
 SET LOCAL app.current_user_id = '00000000-0000-0000-0000-0000000000ee';
 UPDATE app.notes SET body = 'with actor';
 INSERT INTO app.links VALUES ('00000000-0000-0000-0000-00000000000a', 1, 2);

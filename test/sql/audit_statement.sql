@@ -30,6 +30,13 @@ BEGIN
     EXECUTE format(stmt, 'st.by_row');
     EXECUTE format(stmt, 'st.by_statement');
 END $$;
+-- (The actor is recorded as an active user of the current tenant.)
+SET saas.audit_enabled = off;
+INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-0000-0000-00000000000a', 'A', 'a');
+INSERT INTO saas.users (id, organization_id, email, password_hash)
+    VALUES ('00000000-0000-0000-0000-0000000000e1', '00000000-0000-0000-0000-00000000000a', 'e1@a.example', 'h');
+RESET saas.audit_enabled;
+SET app.current_tenant_id = '00000000-0000-0000-0000-00000000000a';
 SET app.current_user_id = '00000000-0000-0000-0000-0000000000e1';
 SET app.request_metadata = '{"job": "bulk"}';
 SELECT pg_temp.on_both($$INSERT INTO %s (organization_id, id, title, amount, state, tags, fields, due, secret)
@@ -38,7 +45,8 @@ SELECT pg_temp.on_both($$INSERT INTO %s (organization_id, id, title, amount, sta
            date '2026-01-01' + i, 's' || i
       FROM generate_series(1, 5000) i$$);
 SELECT pg_temp.on_both($$UPDATE %s SET amount = amount * 2, updated_at = '2026-06-01 00:00+00' WHERE title LIKE '%%7'$$);
--- Only updated_at, secret or nothing changes: nothing is written.
+-- Only updated_at and the excluded secret change: written, secret by name
+-- only.  Nothing changes: nothing is written.
 SELECT pg_temp.on_both($$UPDATE %s SET updated_at = '2026-06-02 00:00+00', secret = 'x' WHERE title LIKE '%%1'$$);
 SELECT pg_temp.on_both($$UPDATE %s SET title = title$$);
 SELECT pg_temp.on_both($$UPDATE %s SET state = 'done', fields = fields || '{"closed": true}' WHERE amount > 1200$$);
@@ -48,6 +56,7 @@ SELECT pg_temp.on_both($$DELETE FROM %s WHERE title LIKE '%%9'$$);
 SELECT pg_temp.on_both($$DELETE FROM %s WHERE false$$);
 RESET app.current_user_id;
 RESET app.request_metadata;
+RESET app.current_tenant_id;
 
 -- Compare everything but the table name and the row's own id/created_at.
 CREATE TEMP VIEW audited AS

@@ -96,7 +96,8 @@ SELECT saas.current_tenant_id() IS NULL AS tenant_empty, saas.current_actor_id()
 ROLLBACK;
 -- Differential: for random near-UUID strings, both functions (and the audit
 -- trigger's user id parser) accept exactly what uuid_in accepts, with the
--- same value.  Strings: canonical, upper case, braces, hyphens anywhere or
+-- same value (each valid one is made an active user of itself as tenant:
+-- only such an actor is recorded).  Strings: canonical, upper case, braces, hyphens anywhere or
 -- nowhere, one digit short or long, a stray character, whitespace.
 CREATE TABLE edge.who (organization_id uuid NOT NULL, id uuid NOT NULL DEFAULT saas.uuid_generate_v7(),
                        note text, PRIMARY KEY (organization_id, id));
@@ -133,6 +134,14 @@ BEGIN
         s := edge.mutate(md5(random()::text)::uuid::text);
         BEGIN want := s::uuid; want_ok := true;
         EXCEPTION WHEN invalid_text_representation THEN want_ok := false; END;
+        IF want_ok THEN  -- an actor is recorded only as an active user of the tenant
+            PERFORM set_config('saas.audit_enabled', 'off', true);
+            INSERT INTO saas.organizations (id, name, slug)
+                VALUES (want, 'o', 'o-' || replace(want::text, '-', '')) ON CONFLICT DO NOTHING;
+            INSERT INTO saas.users (id, organization_id, email, password_hash)
+                VALUES (want, want, replace(want::text, '-', '') || '@x.example', 'h') ON CONFLICT DO NOTHING;
+            PERFORM set_config('saas.audit_enabled', 'on', true);
+        END IF;
         PERFORM set_config('app.current_tenant_id', s, true);
         PERFORM set_config('app.current_user_id', s, true);
         BEGIN got_tenant := saas.current_tenant_id()::text;
@@ -181,6 +190,10 @@ SELECT set_config('app.current_tenant_id', '00000000-0000-7000-8000-00000000000a
 SELECT edge.error_of('SELECT saas.current_tenant_id()');
 SELECT set_config('app.current_tenant_id', '00000000-0000-7000-8000-00000000000a', true) IS NOT NULL AS set;
 SELECT saas.current_tenant_id();
+SET LOCAL saas.audit_enabled = off;
+INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-7000-8000-00000000000a', 'A', 'edge-a');
+INSERT INTO saas.users (id, organization_id, email, password_hash)
+    VALUES ('00000000-0000-7000-8000-000000000000', '00000000-0000-7000-8000-00000000000a', 'u0@a.example', 'h');
 SELECT set_config('app.current_user_id', '{00000000000070008000000000000000}', true) IS NOT NULL AS set;
 SELECT saas.current_actor_id(), saas.current_tenant_id();
 ROLLBACK;
@@ -366,7 +379,7 @@ DECLARE
 BEGIN
     statements := 0; audited := 0; mismatches := 0;
     FOR r IN 1 .. rounds LOOP
-        CREATE TEMP TABLE rnd_before AS SELECT id, to_jsonb(x) - 'secret' AS j, x.j IS NULL AS jn FROM edge.rnd x;
+        CREATE TEMP TABLE rnd_before AS SELECT id, to_jsonb(x) - 'secret' AS j, x.j IS NULL AS jn, x.secret AS s FROM edge.rnd x;
         op := CASE WHEN r <= 5 THEN 0 ELSE floor(random() * 10)::int END;
         IF op <= 2 THEN
             EXECUTE format('INSERT INTO edge.rnd (organization_id, %s) SELECT $1, %s FROM generate_series(1, 1 + floor(random() * 5)::int)',
@@ -384,10 +397,11 @@ BEGIN
         END IF;
         statements := statements + 1;
         -- Expected: per row, the keys whose text differs (updated_at
-        -- alone is no change); compared with this statement's audit rows.
+        -- alone is no change; the excluded secret is named, its values
+        -- never recorded); compared with this statement's audit rows.
         -- SQL NULL and JSON null of the jsonb column j look alike in
         -- to_jsonb (and in the audit row) but are a change: jn tells them apart.
-        CREATE TEMP TABLE rnd_after AS SELECT id, to_jsonb(x) - 'secret' AS j, x.j IS NULL AS jn FROM edge.rnd x;
+        CREATE TEMP TABLE rnd_after AS SELECT id, to_jsonb(x) - 'secret' AS j, x.j IS NULL AS jn, x.secret AS s FROM edge.rnd x;
         CREATE TEMP TABLE rnd_audit AS
             SELECT * FROM saas.audit_logs WHERE table_name = 'edge.rnd' AND id > last_audit;
         CREATE TEMP TABLE rnd_cmp AS
@@ -395,9 +409,11 @@ BEGIN
             SELECT coalesce(a.id, b.id) AS id,
                    CASE WHEN b.id IS NULL THEN 'INSERT' WHEN a.id IS NULL THEN 'DELETE' ELSE 'UPDATE' END AS action,
                    CASE WHEN b.id IS NULL OR a.id IS NULL THEN NULL
-                        ELSE (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(a.j) k
-                               WHERE (a.j->k)::text IS DISTINCT FROM (b.j->k)::text
-                                  OR k = 'j' AND a.jn <> b.jn) END AS changed,
+                        ELSE (SELECT array_agg(k ORDER BY k)
+                                FROM (SELECT k FROM jsonb_object_keys(a.j) AS o(k)
+                                       WHERE (a.j->k)::text IS DISTINCT FROM (b.j->k)::text
+                                          OR k = 'j' AND a.jn <> b.jn
+                                      UNION ALL SELECT 'secret' WHERE a.s IS DISTINCT FROM b.s) q) END AS changed,
                    b.j AS old_j, a.j AS new_j
               FROM rnd_after a FULL JOIN rnd_before b ON a.id = b.id),
         wanted AS (
@@ -408,8 +424,10 @@ BEGIN
                    w.changed, (SELECT array_agg(c ORDER BY c) FROM unnest(x.changed_columns) c) AS xchanged,
                    CASE w.action WHEN 'INSERT' THEN w.new_j::text = x.new_values::text
                                  WHEN 'DELETE' THEN w.old_j::text = x.old_values::text
-                                 ELSE (SELECT jsonb_object_agg(k, w.old_j->k) FROM unnest(w.changed) k)::text = x.old_values::text
-                                  AND (SELECT jsonb_object_agg(k, w.new_j->k) FROM unnest(w.changed) k)::text = x.new_values::text
+                                 ELSE (SELECT coalesce(jsonb_object_agg(k, w.old_j->k), '{}') FROM unnest(w.changed) k
+                                        WHERE k <> 'secret')::text = x.old_values::text
+                                  AND (SELECT coalesce(jsonb_object_agg(k, w.new_j->k), '{}') FROM unnest(w.changed) k
+                                        WHERE k <> 'secret')::text = x.new_values::text
                    END AS same_values
               FROM wanted w FULL JOIN rnd_audit x ON x.record_id = w.id)
         SELECT * FROM cmp WHERE wid IS NULL OR xid IS NULL OR waction <> xaction

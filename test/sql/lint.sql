@@ -38,8 +38,17 @@ CREATE INDEX widget_notes_org ON regress_lint.widget_notes (org);
 CREATE FUNCTION regress_lint.unsafe() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
 CREATE FUNCTION regress_lint.safe() RETURNS int LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp AS 'SELECT 1';
--- Read the notes table (a sequential scan, no index scan) so its unused
--- index becomes a finding, and flush the statistics.
+-- Both tables are written to (an index of a table that never held a row is
+-- no finding) and emptied again, for the fixes below; then a read of each
+-- (sequential scans, no index scan), so that their unused indexes become
+-- findings; then the statistics are flushed.
+INSERT INTO saas.organizations (id, name, slug) VALUES ('0190a000-0000-7000-8000-0000000000f1', 'Lint', 'lint');
+INSERT INTO regress_lint.widgets (id, organization_id, name) VALUES (gen_random_uuid(), '0190a000-0000-7000-8000-0000000000f1', 'w');
+INSERT INTO regress_lint.widget_notes (id, note) VALUES (1, 'n');
+DELETE FROM regress_lint.widgets;
+DELETE FROM regress_lint.widget_notes;
+DELETE FROM saas.organizations WHERE slug = 'lint';
+SELECT count(*) FROM regress_lint.widgets;
 SELECT count(*) FROM regress_lint.widget_notes;
 SELECT pg_stat_force_next_flush();
 
@@ -84,11 +93,8 @@ BEGIN
     RAISE NOTICE 'rounds of fixes: %', rounds;
 END $$;
 SELECT * FROM saas.lint('regress_lint');
--- The whole database now lints clean but for one finding in saas: its
--- tables are the DBA's, so lint checks them like any other, and this
--- workload read tickets without ever using the GIN index on custom_fields
--- (an informational finding: it serves containment queries, which the
--- workload had none of).
+-- The whole database, saas included (its tables are the DBA's, so lint
+-- checks them like any other), now lints clean.
 SELECT severity, rule, object FROM saas.lint() ORDER BY rule, object;
 
 DROP SCHEMA regress_lint CASCADE;
