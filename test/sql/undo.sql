@@ -159,10 +159,13 @@ SELECT tbl, count(*) AS reverts,
        count(*) FILTER (WHERE expected IS NOT NULL AND reverted IS NOT NULL AND secret_after IS DISTINCT FROM secret_before
                               AND secret_before IS NOT NULL) AS secret_changed
   FROM round_trips GROUP BY 1 ORDER BY 1;
--- What revert_record says it did, and left alone.
+-- What revert_record says it did, and left alone; its audit rows say what
+-- they revert.
 BEGIN;
 SELECT r - 'at' - 'id' AS result
   FROM saas.revert_record('ut.r', '00000000-0000-0000-0000-000000000001', (SELECT min(at) FROM ut.snapshots)) r;
+SELECT action, metadata->'revert_of_record'->>'table' AS reverts_table, metadata->'revert_of_record'->>'id' AS reverts_record
+  FROM saas.audit_logs WHERE transaction_id = txid_current();
 ROLLBACK;
 
 -- revert_transaction of every transaction (that changed something), newest
@@ -219,7 +222,9 @@ COMMIT;
 -- The revert is audited like any change, and can itself be reverted.
 BEGIN;
 SELECT saas.set_tenant('0190a000-0000-7000-8000-00000000000a') IS NOT NULL AS tenant_set;
-SELECT count(*) AS revert_audit_rows FROM saas.audit_logs WHERE transaction_id = :revert_tx;
+SELECT count(*) AS revert_audit_rows,
+       bool_and((metadata->>'revert_of')::bigint = :first_tx) AS metadata_names_what_it_reverts
+  FROM saas.audit_logs WHERE transaction_id = :revert_tx;
 SELECT saas.revert_transaction(:revert_tx)->'steps' AS steps;
 SELECT title, status, priority FROM saas.tasks ORDER BY title;
 COMMIT;
