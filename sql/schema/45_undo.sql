@@ -35,6 +35,27 @@ $fn$;
 COMMENT ON FUNCTION saas._revert_key_columns(regclass) IS
     'Internal: the columns that identify a row of a table in its audit rows (id, else the primary key).';
 
+-- The audited tenant column of tbl when rows are identified by id and the
+-- tenant column is another one.  Matching it too lets a revert find rows
+-- through the (tenant, id) primary keys of tenant tables instead of reading
+-- the whole table.
+CREATE FUNCTION saas._revert_tenant_column(tbl regclass) RETURNS name
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+    SELECT a.attname
+      FROM pg_catalog.pg_trigger AS t
+      JOIN pg_catalog.pg_attribute AS a
+        ON a.attrelid = t.tgrelid AND NOT a.attisdropped AND a.attnum > 0
+       AND a.attname OPERATOR(pg_catalog.=) (pg_catalog.string_to_array(pg_catalog.encode(t.tgargs, 'escape'), E'\\000'))[2]
+     WHERE t.tgrelid = tbl AND t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure
+       AND a.attname OPERATOR(pg_catalog.<>) 'id' AND a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype
+       AND saas._revert_key_columns(tbl) OPERATOR(pg_catalog.=) ARRAY['id']::pg_catalog.name[]
+     LIMIT 1
+$fn$;
+COMMENT ON FUNCTION saas._revert_tenant_column(regclass) IS
+    'Internal: the tenant column a revert matches besides id (NULL when rows are not identified by id alone).';
+
 -- Undoes the audit rows of one segment (pg_temp.saas_revert_changes rows with
 -- that segment number) on tbl.  Returns {"deleted": n, "inserted": n,
 -- "updated": n}.
@@ -44,6 +65,7 @@ CREATE FUNCTION saas._revert_segment(tbl regclass, segment integer) RETURNS json
     AS $fn$
 DECLARE
     key_columns name[] := saas._revert_key_columns(tbl);
+    tenant_column name := saas._revert_tenant_column(tbl);
     match text;          -- t (the table's row) matches r (the plan's key record)
     settable text[];     -- columns an INSERT or UPDATE may write
     cols text[];
@@ -56,8 +78,8 @@ BEGIN
         RAISE EXCEPTION 'cannot revert changes of %: it has neither a uuid id column nor a primary key', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I IS NOT DISTINCT FROM k.%1$I', c), ' AND ')
-      INTO match FROM pg_catalog.unnest(key_columns) AS c;
+    SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', c), ' AND ')
+      INTO match FROM pg_catalog.unnest(key_columns OPERATOR(pg_catalog.||) pg_catalog.array_remove(ARRAY[tenant_column], NULL)) AS c;
     -- Generated columns are computed; the rest may be written.
     SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO settable
       FROM pg_catalog.pg_attribute AS a
@@ -71,7 +93,10 @@ BEGIN
     EXECUTE pg_catalog.format($sql$
         CREATE TEMP TABLE saas_revert_plan ON COMMIT DROP AS
         WITH keyed AS (
-            SELECT c.*, CASE WHEN c.record_id IS NOT NULL THEN pg_catalog.jsonb_build_object('id', c.record_id)
+            SELECT c.*, CASE WHEN c.record_id IS NOT NULL
+                             THEN pg_catalog.jsonb_build_object('id', c.record_id)
+                                  OPERATOR(pg_catalog.||) CASE WHEN $3 IS NULL THEN '{}'::pg_catalog.jsonb
+                                                               ELSE pg_catalog.jsonb_build_object($3, c.organization_id) END
                              ELSE (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
                                      FROM pg_catalog.jsonb_each(COALESCE(c.new_values, c.old_values)) AS e
                                     WHERE e.key = ANY ($1)) END AS key
@@ -86,11 +111,12 @@ BEGIN
                      WHERE k.action <> 'INSERT'
                      ORDER BY k.key, e.key, k.created_at, k.id) AS s
              GROUP BY s.key)
-        SELECT f.key, f.first_action, b.vals,
-               EXISTS (SELECT FROM %1$s AS t, pg_catalog.jsonb_populate_record(NULL::%1$s, f.key) AS k WHERE %2$s)
-                   AS exists_now
+        SELECT f.key, f.first_action, b.vals, t.ctid IS NOT NULL AS exists_now
           FROM firsts AS f LEFT JOIN befores AS b USING (key)
-    $sql$, tbl, match) USING key_columns, segment;
+         CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%1$s, f.key) AS k
+          LEFT JOIN %1$s AS t ON %2$s
+    $sql$, tbl, match) USING key_columns, segment, tenant_column;
+    ANALYZE pg_temp.saas_revert_plan;
 
     -- Rows the segment inserted: delete them.
     EXECUTE pg_catalog.format($sql$
@@ -168,17 +194,21 @@ CREATE FUNCTION saas._revert_conflicts(tbl regclass, logical text, max_rows inte
     AS $fn$
 DECLARE
     key_columns name[] := saas._revert_key_columns(tbl);
+    tenant_column name := saas._revert_tenant_column(tbl);
     match text;
     found text[];
 BEGIN
     IF key_columns IS NULL THEN
         RETURN NULL;  -- _revert_segment refuses such a table with a clear error
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I IS NOT DISTINCT FROM k.%1$I', c), ' AND ')
-      INTO match FROM pg_catalog.unnest(key_columns) AS c;
+    SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', c), ' AND ')
+      INTO match FROM pg_catalog.unnest(key_columns OPERATOR(pg_catalog.||) pg_catalog.array_remove(ARRAY[tenant_column], NULL)) AS c;
     EXECUTE pg_catalog.format($sql$
         WITH keyed AS (
-            SELECT c.*, CASE WHEN c.record_id IS NOT NULL THEN pg_catalog.jsonb_build_object('id', c.record_id)
+            SELECT c.*, CASE WHEN c.record_id IS NOT NULL
+                             THEN pg_catalog.jsonb_build_object('id', c.record_id)
+                                  OPERATOR(pg_catalog.||) CASE WHEN $3 IS NULL THEN '{}'::pg_catalog.jsonb
+                                                               ELSE pg_catalog.jsonb_build_object($3, c.organization_id) END
                              ELSE (SELECT pg_catalog.jsonb_object_agg(e.key, e.value)
                                      FROM pg_catalog.jsonb_each(COALESCE(c.new_values, c.old_values)) AS e
                                     WHERE e.key = ANY ($1)) END AS key
@@ -195,15 +225,17 @@ BEGIN
         SELECT pg_catalog.array_agg($2 OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) l.key::text
                                     ORDER BY l.key::text)
           FROM (SELECT l.key FROM lasts AS l LEFT JOIN afters AS a USING (key)
-                 CROSS JOIN LATERAL (SELECT (SELECT pg_catalog.to_jsonb(t)
-                                               FROM %1$s AS t, pg_catalog.jsonb_populate_record(NULL::%1$s, l.key) AS k
-                                              WHERE %2$s) AS now_row) AS cur
-                 WHERE CASE WHEN l.last_action = 'DELETE' THEN cur.now_row IS NOT NULL
-                            ELSE cur.now_row IS NULL
+                 CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%1$s, l.key) AS k
+                  LEFT JOIN %1$s AS t ON %2$s
+                 -- the row as jsonb once, not once per column (OFFSET 0
+                 -- keeps the planner from pulling it into the subquery)
+                 CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(t) AS now_row OFFSET 0) AS cur
+                 WHERE CASE WHEN l.last_action = 'DELETE' THEN t.ctid IS NOT NULL
+                            ELSE t.ctid IS NULL
                                  OR EXISTS (SELECT FROM pg_catalog.jsonb_each(a.vals) AS e
                                              WHERE cur.now_row -> e.key IS DISTINCT FROM e.value) END
-                 LIMIT $3) AS l
-    $sql$, tbl, match) INTO found USING key_columns, logical, max_rows;
+                 LIMIT $4) AS l
+    $sql$, tbl, match) INTO found USING key_columns, logical, tenant_column, max_rows;
     RETURN found;
 END
 $fn$;
@@ -320,10 +352,11 @@ BEGIN
     END IF;
     CREATE TEMP TABLE saas_revert_changes ON COMMIT DROP AS
         SELECT a.id, a.table_name, a.record_id, a.action, a.old_values, a.new_values, a.changed_columns,
-               a.created_at, a.transaction_id, 0 AS segment
+               a.created_at, a.transaction_id, a.organization_id, 0 AS segment
           FROM saas.audit_logs AS a
          WHERE a.table_name = logical AND a.record_id = revert_record.id AND a.created_at > revert_record.at;
     GET DIAGNOSTICS staged = ROW_COUNT;
+    ANALYZE pg_temp.saas_revert_changes;  -- the plans below join on it
     IF staged > 0 THEN
         steps := saas._revert_changes(pg_catalog.jsonb_build_object('revert_of_record',
                      pg_catalog.jsonb_build_object('table', logical, 'id', revert_record.id, 'at', revert_record.at)));
@@ -373,9 +406,10 @@ BEGIN
     END IF;
     CREATE TEMP TABLE saas_revert_changes ON COMMIT DROP AS
         SELECT a.id, a.table_name, a.record_id, a.action, a.old_values, a.new_values, a.changed_columns,
-               a.created_at, a.transaction_id, 0 AS segment
+               a.created_at, a.transaction_id, a.organization_id, 0 AS segment
           FROM saas.audit_logs AS a WHERE a.transaction_id = revert_transaction.transaction_id;
     GET DIAGNOSTICS staged = ROW_COUNT;
+    ANALYZE pg_temp.saas_revert_changes;  -- the plans below join on it
     IF staged = 0 THEN
         -- The same error whether the transaction is unknown or another
         -- tenant's (row-level security hides its audit rows).

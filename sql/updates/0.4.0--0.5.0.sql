@@ -65,7 +65,9 @@ ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
 
 -- Undo from the audit log (45_undo.sql).
 --#create _revert_key_columns
+--#create _revert_tenant_column
 --#create _revert_segment
+--#create _revert_conflicts
 --#create _revert_changes
 --#create _revert_note
 --#create _audit_excluded_columns

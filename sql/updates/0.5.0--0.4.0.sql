@@ -31,6 +31,8 @@ DROP FUNCTION saas._audit_excluded_columns(regclass);
 DROP FUNCTION saas._revert_note(jsonb);
 DROP FUNCTION saas._revert_changes(jsonb);
 DROP FUNCTION saas._revert_segment(regclass, integer);
+DROP FUNCTION saas._revert_conflicts(regclass, text, integer);
+DROP FUNCTION saas._revert_tenant_column(regclass);
 DROP FUNCTION saas._revert_key_columns(regclass);
 
 ALTER EXTENSION saas_schema ADD TYPE saas.ticket_status;
