@@ -12,6 +12,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 #include "tcop/cmdtag.h"
 #include "utils/rls.h"
@@ -25,37 +26,44 @@ namespace {
 constexpr const char *kCommandsQuery =
     "WITH cmd AS ("
     "  SELECT c.command_tag, c.object_type, c.object_identity,"
-    "         CASE c.classid"
-    "           WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
+    "         CASE"
+    "           WHEN c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
     "             (SELECT COALESCE(i.indrelid, r.oid) FROM pg_catalog.pg_class AS r"
-    "                LEFT JOIN pg_catalog.pg_index AS i ON i.indexrelid = r.oid WHERE r.oid = "
-    "c.objid)"
-    "           WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN"
-    "             (SELECT t.tgrelid FROM pg_catalog.pg_trigger AS t WHERE t.oid = c.objid)"
-    "           WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN"
-    "             (SELECT k.conrelid FROM pg_catalog.pg_constraint AS k WHERE k.oid = c.objid)"
-    "           WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN"
-    "             (SELECT p.polrelid FROM pg_catalog.pg_policy AS p WHERE p.oid = c.objid)"
-    "           WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN"
-    "             (SELECT w.ev_class FROM pg_catalog.pg_rewrite AS w WHERE w.oid = c.objid)"
+    "                LEFT JOIN pg_catalog.pg_index AS i ON i.indexrelid OPERATOR(pg_catalog.=) r.oid"
+    "               WHERE r.oid OPERATOR(pg_catalog.=) c.objid)"
+    "           WHEN c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN"
+    "             (SELECT t.tgrelid FROM pg_catalog.pg_trigger AS t"
+    "               WHERE t.oid OPERATOR(pg_catalog.=) c.objid)"
+    "           WHEN c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN"
+    "             (SELECT k.conrelid FROM pg_catalog.pg_constraint AS k"
+    "               WHERE k.oid OPERATOR(pg_catalog.=) c.objid)"
+    "           WHEN c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass THEN"
+    "             (SELECT p.polrelid FROM pg_catalog.pg_policy AS p"
+    "               WHERE p.oid OPERATOR(pg_catalog.=) c.objid)"
+    "           WHEN c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN"
+    "             (SELECT w.ev_class FROM pg_catalog.pg_rewrite AS w"
+    "               WHERE w.oid OPERATOR(pg_catalog.=) c.objid)"
     "         END AS tbl"
     "    FROM pg_catalog.pg_event_trigger_ddl_commands() AS c)"
     "SELECT DISTINCT pg_catalog.format('%I.%I', n.nspname, r.relname), cmd.command_tag,"
     "       cmd.object_type, cmd.object_identity"
-    "  FROM cmd JOIN pg_catalog.pg_class AS r ON r.oid = cmd.tbl"
-    "  JOIN pg_catalog.pg_namespace AS n ON n.oid = r.relnamespace"
-    " WHERE EXISTS (SELECT FROM pg_catalog.pg_trigger AS t WHERE t.tgrelid = cmd.tbl"
-    "                 AND t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure)";
+    "  FROM cmd JOIN pg_catalog.pg_class AS r ON r.oid OPERATOR(pg_catalog.=) cmd.tbl"
+    "  JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace"
+    " WHERE EXISTS (SELECT FROM pg_catalog.pg_trigger AS t"
+    "                WHERE t.tgrelid OPERATOR(pg_catalog.=) cmd.tbl"
+    "                  AND t.tgfoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure)";
 
 // sql_drop: the tables whose audit trigger was dropped (with the table, or
 // on its own), and what the command dropped.
 constexpr const char *kDropsQuery =
     "SELECT DISTINCT pg_catalog.split_part(o.object_identity, ' on ', 2), $1::text, 'dropped',"
-    "       (SELECT pg_catalog.string_agg(d.object_type || ' ' || d.object_identity, ', '"
+    "       (SELECT pg_catalog.string_agg(d.object_type OPERATOR(pg_catalog.||) ' '"
+    "                                     OPERATOR(pg_catalog.||) d.object_identity, ', '"
     "                                     ORDER BY d.object_type, d.object_identity)"
     "          FROM pg_catalog.pg_event_trigger_dropped_objects() AS d WHERE d.original)"
     "  FROM pg_catalog.pg_event_trigger_dropped_objects() AS o"
-    " WHERE o.object_type = 'trigger' AND o.object_name LIKE 'saas\\_audit%'";
+    " WHERE o.object_type OPERATOR(pg_catalog.=) 'trigger'"
+    "   AND o.object_name OPERATOR(pg_catalog.~~) 'saas\\_audit%'";
 
 constexpr const char *kInsert =
     "INSERT INTO saas.schema_changes (table_name, command_tag, object_type, object_identity,"
@@ -81,7 +89,7 @@ SAAS_FUNCTION(saas_record_schema_change) {
     // The extension's own scripts build and update the schema: not changes
     // of what the DBA audits.
     if (creating_extension) PG_RETURN_NULL();
-    Oid target = get_relname_relid("schema_changes", get_namespace_oid("saas", false));
+    Oid target = get_relname_relid("schema_changes", get_namespace_oid("saas", true));
     if (!OidIsValid(target)) PG_RETURN_NULL(); // dropped by the DBA: nothing to record into
     HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(target));
     if (!HeapTupleIsValid(class_tuple)) PG_RETURN_NULL();
@@ -94,6 +102,15 @@ SAAS_FUNCTION(saas_record_schema_change) {
     bool dropping = strcmp(trigdata->event, "sql_drop") == 0;
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    // The queries name saas objects: run them as the owner too, so that DDL
+    // by a role without USAGE on schema saas (a temporary table of its own)
+    // is not refused by this trigger.
+    saas::SavedUser saved = saas::become_table_owner(owner);
+    // Every name in the queries is qualified; a fixed search_path keeps
+    // anything a role planted in its own schemas out all the same.
+    int guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
     int rc;
     if (dropping) {
         Oid argtypes[1] = {TEXTOID};
@@ -106,7 +123,6 @@ SAAS_FUNCTION(saas_record_schema_change) {
     SPITupleTable *found = SPI_tuptable;
     uint64 count = SPI_processed;
     if (count > 0) {
-        saas::SavedUser saved = saas::become_table_owner(owner);
         Oid types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
         for (uint64 i = 0; i < count; i++) {
             Datum values[6];
@@ -122,8 +138,9 @@ SAAS_FUNCTION(saas_record_schema_change) {
             if (rc != SPI_OK_INSERT)
                 elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
         }
-        saas::restore_user(saved);
     }
+    AtEOXact_GUC(true, guc_level);
+    saas::restore_user(saved);
     SPI_finish();
     PG_RETURN_NULL();
 }

@@ -198,6 +198,9 @@ BEGIN
       AND COALESCE(ts.seq_scan, 0) + COALESCE(ts.idx_scan, 0) > 0
       AND pg_catalog.pg_relation_size(r.oid) > 0  -- a table never written to (a fresh install, read only by its own constraint checks) says nothing
       AND r.oid NOT IN (SELECT objid FROM ext_members)
+      -- The log of schema changes is read when someone investigates, which
+      -- may be never between two statistics resets.
+      AND r.oid IS DISTINCT FROM pg_catalog.to_regclass('saas.schema_changes')
       AND s.indexrelid NOT IN (SELECT indexrelid FROM dups)  -- reported as duplicates instead
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS con WHERE con.conindid = s.indexrelid)
       -- An index covering a foreign key serves the checks of parent deletes,
@@ -291,8 +294,9 @@ BEGIN
                     OR d.objid IN (SELECT pg_catalog.to_regprocedure(sf.function_identity)
                                      FROM saas._shipped_functions() AS sf)))
       AND NOT (d.classid = 'pg_catalog.pg_event_trigger'::pg_catalog.regclass
-               AND d.objid = (SELECT t.oid FROM pg_catalog.pg_event_trigger AS t
-                               WHERE t.evtname = 'saas_schema_ddl_command_start'))
+               AND d.objid IN (SELECT t.oid FROM pg_catalog.pg_event_trigger AS t
+                                WHERE t.evtname IN ('saas_schema_ddl_command_start', 'saas_schema_ddl_command_end',
+                                                    'saas_schema_sql_drop')))
 
     UNION ALL
     -- 14. The event trigger that refuses changes pg_dump would lose, off.
