@@ -27,8 +27,17 @@ CREATE TABLE saas.audit_logs (
     transaction_id   bigint       NOT NULL,
     created_at       timestamptz  NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     metadata         jsonb        NOT NULL DEFAULT '{}',
-    CONSTRAINT chk_audit_logs_action
-        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE')),
+    -- One action a line (leading commas): a new action is a one-line change.
+    CONSTRAINT chk_audit_logs_action CHECK (action IN (
+          'INSERT'
+        , 'UPDATE'
+        , 'DELETE'
+        , 'SOFT_DELETE'
+        , 'RESTORE'
+        , 'REDACT'      -- saas.erase_user
+        , 'EXPORT'      -- saas.export_tenant
+        , 'IMPORT'      -- saas.import_tenant
+    )),
     CONSTRAINT chk_audit_logs_metadata_object CHECK (pg_catalog.jsonb_typeof(metadata) = 'object'),
     CONSTRAINT chk_audit_logs_values_present CHECK (old_values IS NOT NULL OR new_values IS NOT NULL)
 ) PARTITION BY RANGE (created_at);
@@ -62,7 +71,7 @@ COMMENT ON TABLE saas.audit_logs IS 'Append-only audit log of changes to tenant 
 COMMENT ON COLUMN saas.audit_logs.id IS 'UUIDv7: ORDER BY id is change order.';
 COMMENT ON COLUMN saas.audit_logs.table_name IS 'Logical schema.table of the audited table (the parent of a partition).';
 COMMENT ON COLUMN saas.audit_logs.record_id IS 'The row''s uuid "id"; NULL for tables without one (junction tables: the key columns are in old_values/new_values).';
-COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.';
+COMMENT ON COLUMN saas.audit_logs.action IS 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE. Tenant lifecycle: REDACT (saas.erase_user), EXPORT, IMPORT.';
 COMMENT ON COLUMN saas.audit_logs.user_id IS 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.';
 COMMENT ON COLUMN saas.audit_logs.old_values IS 'DELETE: the whole row; UPDATE: the changed columns before; values as to_jsonb() gives them.';
 COMMENT ON COLUMN saas.audit_logs.new_values IS 'INSERT: the whole row; UPDATE: the changed columns after.';

@@ -28,10 +28,88 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 --#create repair_extension_member
 --#create _release_data_objects
 --#create _certify_actor
+--#create _drop_tables_on_citus_worker
+--#create _register_citus_tables
 
--- The tables become ordinary tables; their pg_extension_config_dump
--- registrations go with their membership.
-SELECT saas._release_data_objects();
+-- Tenant lifecycle (sql/schema/75_tenant_lifecycle.sql).  The audit log
+-- gets three actions: REDACT (saas.erase_user), EXPORT and IMPORT.  Rows a
+-- downgrade to 0.4.0 relabelled (UPDATE, with the action kept in
+-- metadata.saas_schema_action) get their action back first; the CHECK is
+-- then validated against every row.
+ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
+SET LOCAL saas_audit.partition_maintenance = on;
+UPDATE saas.audit_logs AS a
+   SET action = a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action',
+       metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
+ WHERE a.action OPERATOR(pg_catalog.=) 'UPDATE'
+   AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action'
+   AND a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
+   AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
+        OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL));
+SET LOCAL saas_audit.partition_maintenance = off;
+-- (One action a line, as in sql/schema/40_audit.sql.)
+ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
+      'INSERT'
+    , 'UPDATE'
+    , 'DELETE'
+    , 'SOFT_DELETE'
+    , 'RESTORE'
+    , 'REDACT'
+    , 'EXPORT'
+    , 'IMPORT'
+));
+
+--#create _require_no_transaction_block
+--#create _require_admin
+--#create _lifecycle_metadata
+--#create tenant_tables
+--#create _export_query
+--#create _audit_export
+--#create export_tenant
+--#create import_tenant
+--#create personal_columns
+--#create declare_personal
+--#create _redact_text
+--#create _redact_jsonb
+--#create _person_link
+--#create erase_user
+--#create _delete_tenant_context
+--#create _delete_tenant_start
+--#create _delete_tenant_batch
+--#create _delete_tenant_finish
+--#create delete_tenant
+--#create purge_all_soft_deleted
+--#create _maintenance_jobs
+--#create _maintenance_without_cron
+--#create schedule_maintenance
+--#create unschedule_maintenance
+
+-- saas.grant_app_access() grants the application role EXECUTE on the new
+-- tenant functions too: roles it already gave EXECUTE on saas.set_tenant
+-- get the same on them now, as grants pg_dump dumps.
+SELECT saas._regrant(f.fn, (SELECT pg_catalog.array_agg(pg_catalog.makeaclitem(a.grantee, a.grantor, a.privilege_type,
+                                                                               a.is_grantable))
+                              FROM pg_catalog.pg_proc AS p CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) AS a
+                             WHERE p.oid = 'saas.set_tenant(uuid)'::pg_catalog.regprocedure
+                               AND a.grantee OPERATOR(pg_catalog.<>) 0 AND a.grantee OPERATOR(pg_catalog.<>) p.proowner))
+  FROM pg_catalog.unnest(ARRAY['saas.tenant_tables()', 'saas.export_tenant(uuid)',
+                               'saas._audit_export(uuid, jsonb, jsonb)']::pg_catalog.regprocedure[]) AS f(fn);
+
+-- The personal columns every install starts with (those the DBA kept).
+DO $do$
+DECLARE
+    col name;
+BEGIN
+    FOR col IN
+        SELECT a.attname FROM pg_catalog.pg_attribute AS a
+         WHERE a.attrelid = pg_catalog.to_regclass('saas.users') AND a.attname IN ('email', 'full_name')
+           AND NOT a.attisdropped
+         ORDER BY a.attname
+    LOOP
+        EXECUTE pg_catalog.format('SECURITY LABEL FOR saas_schema ON COLUMN saas.users.%I IS ''personal''', col);
+    END LOOP;
+END
+$do$;
 
 -- Schema changes of audited tables are recorded (42_audit_ddl.sql): the
 -- table, its guard, the event trigger function.  The event triggers are
@@ -149,7 +227,8 @@ BEGIN
     FOR c IN SELECT * FROM (VALUES
         ('user_id', 'app.current_user_id of the session, NULL when unset.', 'The actor: app.current_user_id when it names an active user of the current tenant (what saas.set_actor checks), else NULL.'),
         ('changed_columns', 'UPDATE family: changed columns in column order; NULL for INSERT and DELETE.', 'UPDATE family: changed columns in column order (excluded columns by name only, never their values); NULL for INSERT and DELETE.'),
-        ('metadata', 'app.request_metadata of the session (a JSON object), {} when unset.', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.')) AS v(col, old_text, new_text)
+        ('metadata', 'app.request_metadata of the session (a JSON object), {} when unset.', 'app.request_metadata (a JSON object) when there is an actor (see user_id), else {}.'),
+        ('action', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE.', 'INSERT, UPDATE, DELETE; an UPDATE setting deleted_at from NULL is SOFT_DELETE, the reverse RESTORE. Tenant lifecycle: REDACT (saas.erase_user), EXPORT, IMPORT.')) AS v(col, old_text, new_text)
     LOOP
         IF pg_catalog.col_description('saas.audit_logs'::pg_catalog.regclass,
                (SELECT a.attnum FROM pg_catalog.pg_attribute a
@@ -160,3 +239,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Last, once nothing above needs the tables any more: on a Citus worker,
+-- the copies of the tables CREATE EXTENSION made there go unless they were
+-- distributed already (then they are Citus' shell tables): Citus makes the
+-- workers' tables from now on (docs/citus.md).
+SELECT saas._drop_tables_on_citus_worker();
+
+-- The tables become ordinary tables; their pg_extension_config_dump
+-- registrations go with their membership.
+SELECT saas._release_data_objects();
+
+-- Distributed tables, no longer the extension's, become Citus distributed
+-- objects, so that a worker added later gets them from Citus.
+SELECT saas._register_citus_tables();
