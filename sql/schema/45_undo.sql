@@ -347,6 +347,13 @@ BEGIN
                   HINT = 'Revert the changes of its rows with saas.revert_transaction().';
     END IF;
     logical := saas.audit_table_name(tbl);
+    -- A TRUNCATE since then removed rows the audit log does not hold.
+    IF EXISTS (SELECT FROM saas.audit_logs AS a
+                WHERE a.table_name = logical AND a.action = 'TRUNCATE' AND a.created_at > revert_record.at) THEN
+        RAISE EXCEPTION 'saas.revert_record: table % was truncated after %', tbl, revert_record.at
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The audit log records that a TRUNCATE happened and how many rows it removed, not the rows.';
+    END IF;
     IF pg_catalog.to_regclass('pg_temp.saas_revert_changes') IS NOT NULL THEN
         DROP TABLE pg_temp.saas_revert_changes;
     END IF;
@@ -415,6 +422,12 @@ BEGIN
         -- tenant's (row-level security hides its audit rows).
         RAISE EXCEPTION 'saas.revert_transaction: transaction % has no audited change you can revert', transaction_id
             USING ERRCODE = 'no_data_found';
+    END IF;
+    IF EXISTS (SELECT FROM pg_temp.saas_revert_changes AS c WHERE c.action = 'TRUNCATE') THEN
+        DROP TABLE pg_temp.saas_revert_changes;
+        RAISE EXCEPTION 'saas.revert_transaction: transaction % truncated a table', transaction_id
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The audit log records that a TRUNCATE happened and how many rows it removed, not the rows.';
     END IF;
     -- Rows changed since (by later transactions) in what this one wrote.
     SELECT pg_catalog.array_agg(d ORDER BY d) INTO conflicts

@@ -43,9 +43,13 @@ UPDATE saas.audit_logs AS a
        metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
  WHERE a.action OPERATOR(pg_catalog.=) 'UPDATE'
    AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action'
-   AND a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
-   AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
-        OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL));
+   AND ((a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
+         AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
+              OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL)))
+        -- a TRUNCATE row: no record, no new values (an UPDATE always has them)
+        OR (a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' OPERATOR(pg_catalog.=) 'TRUNCATE'
+            AND a.record_id IS NULL AND a.new_values IS NULL
+            AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
 SET LOCAL saas_audit.partition_maintenance = off;
 -- (One action a line, as in sql/schema/40_audit.sql.)
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
@@ -57,6 +61,7 @@ ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action I
     , 'REDACT'
     , 'EXPORT'
     , 'IMPORT'
+    , 'TRUNCATE'
 ));
 
 --#create _require_no_transaction_block
@@ -168,7 +173,38 @@ ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
 --#replace audit_trigger
 --#replace audit_table_name
 --#replace disable_audit
---#replace enable_audit
+--#create audit_refuse_truncate
+-- enable_audit gains on_truncate: a new signature, with the old one's grants.
+ALTER FUNCTION saas.enable_audit(pg_catalog.regclass, text[], text, text) RENAME TO _enable_audit_replaced;
+--#create enable_audit
+SELECT saas._regrant('saas.enable_audit(pg_catalog.regclass, text[], text, text, text)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text);
+-- Audited tables record TRUNCATE from now on (the default of 0.5.0): the
+-- same function with the same arguments as the table's audit trigger.
+DO $do$
+DECLARE
+    trg record;
+BEGIN
+    FOR trg IN
+        SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl,
+               pg_catalog.substring(pg_catalog.pg_get_triggerdef(t.oid)
+                                    FROM 'EXECUTE FUNCTION saas\.audit_trigger\((.*)\)$') AS args
+          FROM pg_catalog.pg_trigger AS t
+         WHERE t.tgparentid OPERATOR(pg_catalog.=) 0
+           AND t.tgfoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
+           AND t.tgname IN ('saas_audit', 'saas_audit_insert', 'saas_audit_update', 'saas_audit_delete')
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS x
+                            WHERE x.tgrelid OPERATOR(pg_catalog.=) t.tgrelid
+                              AND x.tgname IN ('saas_audit_truncate', 'saas_audit_no_truncate'))
+         ORDER BY t.tgrelid, t.tgname
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER saas_audit_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', trg.tbl, trg.args);
+    END LOOP;
+END
+$do$;
 --#replace record_as_of
 --#replace current_tenant_id
 --#replace _require_transaction_block
