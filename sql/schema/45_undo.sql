@@ -90,8 +90,11 @@ BEGIN
     IF pg_catalog.to_regclass('pg_temp.saas_revert_plan') IS NOT NULL THEN
         DROP TABLE pg_temp.saas_revert_plan;
     END IF;
+    -- Grouped first, into a table of its own that is then analysed: joined
+    -- in one query, the planner guesses 200 groups and may pick nested loops
+    -- that make a 100,000-row segment quadratic.
     EXECUTE pg_catalog.format($sql$
-        CREATE TEMP TABLE saas_revert_plan ON COMMIT DROP AS
+        CREATE TEMP TABLE saas_revert_groups ON COMMIT DROP AS
         WITH keyed AS (
             SELECT c.*, CASE WHEN c.record_id IS NOT NULL
                              THEN pg_catalog.jsonb_build_object('id', c.record_id)
@@ -101,21 +104,28 @@ BEGIN
                                      FROM pg_catalog.jsonb_each(COALESCE(c.new_values, c.old_values)) AS e
                                     WHERE e.key = ANY ($1)) END AS key
               FROM pg_temp.saas_revert_changes AS c WHERE c.segment = $2),
-        firsts AS (
-            SELECT k.key, (pg_catalog.array_agg(k.action ORDER BY k.created_at, k.id))[1] AS first_action
-              FROM keyed AS k GROUP BY k.key),
-        befores AS (
-            SELECT s.key, pg_catalog.jsonb_object_agg(s.name, s.value) AS vals
-              FROM (SELECT DISTINCT ON (k.key, e.key) k.key, e.key AS name, e.value
-                      FROM keyed AS k CROSS JOIN LATERAL pg_catalog.jsonb_each(k.old_values) AS e
-                     WHERE k.action <> 'INSERT'
-                     ORDER BY k.key, e.key, k.created_at, k.id) AS s
-             GROUP BY s.key)
-        SELECT f.key, f.first_action, b.vals, t.ctid IS NOT NULL AS exists_now
-          FROM firsts AS f LEFT JOIN befores AS b USING (key)
-         CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%1$s, f.key) AS k
+        grouped AS (
+            SELECT k.key, (pg_catalog.array_agg(k.action ORDER BY k.created_at, k.id))[1] AS first_action,
+                   pg_catalog.array_agg(k.old_values ORDER BY k.created_at, k.id)
+                       FILTER (WHERE k.action <> 'INSERT' AND k.old_values IS NOT NULL) AS olds
+              FROM keyed AS k GROUP BY k.key)
+        SELECT g.key, g.first_action,
+               (SELECT pg_catalog.jsonb_object_agg(x.key, x.value)
+                  FROM (SELECT DISTINCT ON (e.key) e.key, e.value
+                          FROM pg_catalog.unnest(g.olds) WITH ORDINALITY AS v(j, n)
+                         CROSS JOIN LATERAL pg_catalog.jsonb_each(v.j) AS e
+                         ORDER BY e.key, v.n) AS x) AS vals
+          FROM grouped AS g
+    $sql$) USING key_columns, segment, tenant_column;
+    ANALYZE pg_temp.saas_revert_groups;
+    EXECUTE pg_catalog.format($sql$
+        CREATE TEMP TABLE saas_revert_plan ON COMMIT DROP AS
+        SELECT g.key, g.first_action, g.vals, t.ctid IS NOT NULL AS exists_now
+          FROM pg_temp.saas_revert_groups AS g
+         CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%1$s, g.key) AS k
           LEFT JOIN %1$s AS t ON %2$s
-    $sql$, tbl, match) USING key_columns, segment, tenant_column;
+    $sql$, tbl, match);
+    DROP TABLE pg_temp.saas_revert_groups;
     ANALYZE pg_temp.saas_revert_plan;
 
     -- Rows the segment inserted: delete them.
@@ -203,7 +213,12 @@ BEGIN
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I OPERATOR(pg_catalog.=) k.%1$I', c), ' AND ')
       INTO match FROM pg_catalog.unnest(key_columns OPERATOR(pg_catalog.||) pg_catalog.array_remove(ARRAY[tenant_column], NULL)) AS c;
-    EXECUTE pg_catalog.format($sql$
+    -- Grouped first and analysed, as in _revert_segment.
+    IF pg_catalog.to_regclass('pg_temp.saas_revert_groups') IS NOT NULL THEN
+        DROP TABLE pg_temp.saas_revert_groups;
+    END IF;
+    EXECUTE $sql$
+        CREATE TEMP TABLE saas_revert_groups ON COMMIT DROP AS
         WITH keyed AS (
             SELECT c.*, CASE WHEN c.record_id IS NOT NULL
                              THEN pg_catalog.jsonb_build_object('id', c.record_id)
@@ -213,18 +228,24 @@ BEGIN
                                      FROM pg_catalog.jsonb_each(COALESCE(c.new_values, c.old_values)) AS e
                                     WHERE e.key = ANY ($1)) END AS key
               FROM pg_temp.saas_revert_changes AS c WHERE c.table_name = $2),
-        lasts AS (
-            SELECT k.key, (pg_catalog.array_agg(k.action ORDER BY k.created_at DESC, k.id DESC))[1] AS last_action
-              FROM keyed AS k GROUP BY k.key),
-        afters AS (
-            SELECT s.key, pg_catalog.jsonb_object_agg(s.name, s.value) AS vals
-              FROM (SELECT DISTINCT ON (k.key, e.key) k.key, e.key AS name, e.value
-                      FROM keyed AS k CROSS JOIN LATERAL pg_catalog.jsonb_each(k.new_values) AS e
-                     ORDER BY k.key, e.key, k.created_at DESC, k.id DESC) AS s
-             GROUP BY s.key)
-        SELECT pg_catalog.array_agg($2 OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) l.key::text
+        grouped AS (
+            SELECT k.key, (pg_catalog.array_agg(k.action ORDER BY k.created_at DESC, k.id DESC))[1] AS last_action,
+                   pg_catalog.array_agg(k.new_values ORDER BY k.created_at DESC, k.id DESC)
+                       FILTER (WHERE k.new_values IS NOT NULL) AS news
+              FROM keyed AS k GROUP BY k.key)
+        SELECT g.key, g.last_action,
+               (SELECT pg_catalog.jsonb_object_agg(x.key, x.value)
+                  FROM (SELECT DISTINCT ON (e.key) e.key, e.value
+                          FROM pg_catalog.unnest(g.news) WITH ORDINALITY AS v(j, n)
+                         CROSS JOIN LATERAL pg_catalog.jsonb_each(v.j) AS e
+                         ORDER BY e.key, v.n) AS x) AS vals
+          FROM grouped AS g
+    $sql$ USING key_columns, logical, tenant_column;
+    ANALYZE pg_temp.saas_revert_groups;
+    EXECUTE pg_catalog.format($sql$
+        SELECT pg_catalog.array_agg($1 OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) l.key::text
                                     ORDER BY l.key::text)
-          FROM (SELECT l.key FROM lasts AS l LEFT JOIN afters AS a USING (key)
+          FROM (SELECT l.key FROM pg_temp.saas_revert_groups AS l
                  CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::%1$s, l.key) AS k
                   LEFT JOIN %1$s AS t ON %2$s
                  -- the row as jsonb once, not once per column (OFFSET 0
@@ -232,10 +253,11 @@ BEGIN
                  CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(t) AS now_row OFFSET 0) AS cur
                  WHERE CASE WHEN l.last_action = 'DELETE' THEN t.ctid IS NOT NULL
                             ELSE t.ctid IS NULL
-                                 OR EXISTS (SELECT FROM pg_catalog.jsonb_each(a.vals) AS e
+                                 OR EXISTS (SELECT FROM pg_catalog.jsonb_each(l.vals) AS e
                                              WHERE cur.now_row -> e.key IS DISTINCT FROM e.value) END
-                 LIMIT $4) AS l
-    $sql$, tbl, match) INTO found USING key_columns, logical, tenant_column, max_rows;
+                 LIMIT $2) AS l
+    $sql$, tbl, match) INTO found USING logical, max_rows;
+    DROP TABLE pg_temp.saas_revert_groups;
     RETURN found;
 END
 $fn$;

@@ -189,8 +189,8 @@ DECLARE
 BEGIN
     FOR trg IN
         SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl,
-               pg_catalog.substring(pg_catalog.pg_get_triggerdef(t.oid)
-                                    FROM 'EXECUTE FUNCTION saas\.audit_trigger\((.*)\)$') AS args
+               pg_catalog.substring(pg_catalog.pg_get_triggerdef(t.oid),
+                                    'EXECUTE FUNCTION saas\.audit_trigger\((.*)\)$') AS args
           FROM pg_catalog.pg_trigger AS t
          WHERE t.tgparentid OPERATOR(pg_catalog.=) 0
            AND t.tgfoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
