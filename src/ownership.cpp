@@ -31,6 +31,9 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/builtins.h"
 #include "utils/rls.h"
 #include "utils/catcache.h"
 #include "utils/syscache.h"
@@ -384,6 +387,59 @@ const char *saas_table_name(RangeVar *rv) {
     pg_unreachable();
 }
 
+// Renaming or moving an audited table, or renaming a column its audit
+// trigger names (the tenant column, an excluded column): the trigger's
+// arguments name them, so afterwards every write would be refused (the
+// trigger names another table) or an excluded column recorded under its new
+// name.  Refused up front, with the way to do it.
+void check_audited_rename(RangeVar *relation, ObjectType type, const char *column,
+                          const char *what) {
+    Oid saas_namespace = get_namespace_oid(kSchema, true);
+    if (!OidIsValid(saas_namespace) || relation == nullptr) return;
+    Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    if (!OidIsValid(relid)) return;
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool audited = false;
+    bool column_named = false;
+    for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++) {
+        const Trigger *trigger = &rel->trigdesc->triggers[i];
+        if (get_func_namespace(trigger->tgfoid) != saas_namespace) continue;
+        const char *function = get_func_name(trigger->tgfoid);
+        if (function == nullptr || strcmp(function, "audit_trigger") != 0) continue;
+        // A partition's cloned trigger names its parent: renaming the
+        // partition itself changes nothing the trigger uses.
+        if (!trigger->tgisclone) audited = true;
+        for (int arg = 1; column != nullptr && arg < trigger->tgnargs; arg++)
+            if (strcmp(trigger->tgargs[arg], column) == 0) column_named = true;
+    }
+    const char *name =
+        quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                   RelationGetRelationName(rel));
+    relation_close(rel, AccessShareLock);
+    if (column != nullptr && column_named)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("cannot rename column %s of audited table %s: its audit trigger names it",
+                        quote_identifier(column), name),
+                 errdetail("The audit trigger's arguments name the tenant column and the columns "
+                           "kept out of the audit log; renamed, an excluded column would be "
+                           "recorded."),
+                 errhint("SELECT saas.disable_audit('%s'); rename the column; then "
+                         "SELECT saas.enable_audit('%s', excluded_columns => ...) naming the "
+                         "new names.",
+                         name, name)));
+    if (column == nullptr && audited && type == OBJECT_TABLE)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("cannot %s audited table %s: its audit trigger names it", what, name),
+                 errdetail("Every write would be refused: the audit trigger records the table "
+                           "under the name it was audited with."),
+                 errhint("SELECT saas.disable_audit('%s'); %s the table; then "
+                         "SELECT saas.enable_audit() on its new name. Audit rows written so far "
+                         "keep the old name.",
+                         name, what)));
+}
+
 void check_rename(RenameStmt *stmt, Oid extension) {
     if (stmt->renameType == OBJECT_SCHEMA) {
         if (stmt->subname != nullptr && strcmp(stmt->subname, kSchema) == 0)
@@ -396,6 +452,10 @@ void check_rename(RenameStmt *stmt, Oid extension) {
         return;
     }
     if (stmt->relation != nullptr) {
+        if (stmt->renameType == OBJECT_TABLE)
+            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "rename");
+        if (stmt->renameType == OBJECT_COLUMN)
+            check_audited_rename(stmt->relation, OBJECT_COLUMN, stmt->subname, "rename");
         const char *table = saas_table_name(stmt->relation);
         if (table == nullptr) return;
         if (stmt->renameType == OBJECT_COLUMN && referenced_by_name(table, stmt->subname))
@@ -422,6 +482,8 @@ void check_alter_table(AlterTableStmt *stmt) {
 
 void check_set_schema(AlterObjectSchemaStmt *stmt, Oid extension) {
     if (stmt->relation != nullptr) {
+        if (stmt->objectType == OBJECT_TABLE)
+            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "move");
         const char *table = saas_table_name(stmt->relation);
         if (table != nullptr && referenced_by_name(table, nullptr))
             refuse_reshape(table, nullptr, "move");
