@@ -182,15 +182,17 @@ SELECT saas._regrant('saas.enable_audit(pg_catalog.regclass, text[], text, text,
                       WHERE p.oid = 'saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text)'::pg_catalog.regprocedure));
 DROP FUNCTION saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text);
 -- Audited tables record TRUNCATE from now on (the default of 0.5.0): the
--- same function with the same arguments as the table's audit trigger.
+-- same function with the same arguments as the table's audit trigger, read
+-- from tgargs (each argument followed by a NUL byte).
 DO $do$
 DECLARE
     trg record;
+    rest bytea;
+    pos integer;
+    args text;
 BEGIN
     FOR trg IN
-        SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl,
-               pg_catalog.substring(pg_catalog.pg_get_triggerdef(t.oid),
-                                    'EXECUTE FUNCTION saas\.audit_trigger\((.*)\)$') AS args
+        SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl, t.tgnargs, t.tgargs
           FROM pg_catalog.pg_trigger AS t
          WHERE t.tgparentid OPERATOR(pg_catalog.=) 0
            AND t.tgfoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
@@ -200,8 +202,20 @@ BEGIN
                               AND x.tgname IN ('saas_audit_truncate', 'saas_audit_no_truncate'))
          ORDER BY t.tgrelid, t.tgname
     LOOP
+        rest := trg.tgargs;
+        args := NULL;
+        FOR i IN 1 .. trg.tgnargs LOOP
+            pos := pg_catalog.position(rest, pg_catalog.decode('00', 'hex'));  -- POSITION(x IN rest)
+            EXIT WHEN pos OPERATOR(pg_catalog.=) 0;
+            args := COALESCE(args OPERATOR(pg_catalog.||) ', ', '')
+                    OPERATOR(pg_catalog.||) pg_catalog.quote_literal(
+                        pg_catalog.convert_from(pg_catalog.substr(rest, 1, pos OPERATOR(pg_catalog.-) 1),
+                                                pg_catalog.getdatabaseencoding()));
+            rest := pg_catalog.substr(rest, pos OPERATOR(pg_catalog.+) 1);
+        END LOOP;
+        CONTINUE WHEN args IS NULL;  -- not installed by enable_audit: left alone
         EXECUTE pg_catalog.format('CREATE TRIGGER saas_audit_truncate BEFORE TRUNCATE ON %s '
-                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', trg.tbl, trg.args);
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', trg.tbl, args);
     END LOOP;
 END
 $do$;
