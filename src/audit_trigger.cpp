@@ -40,12 +40,13 @@ void check_trigger_call(FunctionCallInfo fcinfo) {
     bool when_ok = truncate ? TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_STATEMENT(event)
                             : TRIGGER_FIRED_AFTER(event);
     if (!when_ok)
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("trigger \"%s\" on \"%s\" must be %s to run saas.audit_trigger()",
-                               trigdata->tg_trigger->tgname,
-                               RelationGetRelationName(trigdata->tg_relation),
-                               truncate ? "a BEFORE TRUNCATE statement trigger" : "an AFTER trigger"),
-                        errhint("Use saas.enable_audit(table) to install it.")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+             errmsg("trigger \"%s\" on \"%s\" must be %s to run saas.audit_trigger()",
+                    trigdata->tg_trigger->tgname, RelationGetRelationName(trigdata->tg_relation),
+                    truncate ? "a BEFORE TRUNCATE statement trigger" : "an AFTER trigger"),
+             errhint("Use saas.enable_audit(table) to install it.")));
 }
 
 // slot_getallattrs fills tts_values for the slot's descriptor; the cached
@@ -274,12 +275,11 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
     initStringInfo(&sql);
     // A partitioned table holds its rows in its partitions; a plain table's
     // inheritance children fire their own triggers.
-    appendStringInfo(
-        &sql, "SELECT t.%s, pg_catalog.count(*) FROM %s%s AS t GROUP BY 1",
-        quote_identifier(NameStr(info->columns[info->tenant_attno - 1].name)),
-        rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
-        quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-                                   RelationGetRelationName(rel)));
+    appendStringInfo(&sql, "SELECT t.%s, pg_catalog.count(*) FROM %s%s AS t GROUP BY 1",
+                     quote_identifier(NameStr(info->columns[info->tenant_attno - 1].name)),
+                     rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
+                     quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                RelationGetRelationName(rel)));
     MemoryContext caller_context = CurrentMemoryContext;
     saas::SavedUser saved = saas::become_table_owner(rel->rd_rel->relowner);
     int guc_level = NewGUCNestLevel();

@@ -412,9 +412,8 @@ void check_audited_rename(RangeVar *relation, ObjectType type, const char *colum
         for (int arg = 1; column != nullptr && arg < trigger->tgnargs; arg++)
             if (strcmp(trigger->tgargs[arg], column) == 0) column_named = true;
     }
-    const char *name =
-        quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-                                   RelationGetRelationName(rel));
+    const char *name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                  RelationGetRelationName(rel));
     relation_close(rel, AccessShareLock);
     if (column != nullptr && column_named)
         ereport(ERROR,
