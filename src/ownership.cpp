@@ -451,16 +451,18 @@ void check_rename(RenameStmt *stmt, Oid extension) {
         return;
     }
     if (stmt->relation != nullptr) {
+        // The extension's own uses first: those cannot be worked around.
+        const char *table = saas_table_name(stmt->relation);
+        if (table != nullptr && stmt->renameType == OBJECT_COLUMN &&
+            referenced_by_name(table, stmt->subname))
+            refuse_reshape(table, stmt->subname, "rename");
+        if (table != nullptr && stmt->renameType == OBJECT_TABLE &&
+            referenced_by_name(table, nullptr))
+            refuse_reshape(table, nullptr, "rename");
         if (stmt->renameType == OBJECT_TABLE)
             check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "rename");
         if (stmt->renameType == OBJECT_COLUMN)
             check_audited_rename(stmt->relation, OBJECT_COLUMN, stmt->subname, "rename");
-        const char *table = saas_table_name(stmt->relation);
-        if (table == nullptr) return;
-        if (stmt->renameType == OBJECT_COLUMN && referenced_by_name(table, stmt->subname))
-            refuse_reshape(table, stmt->subname, "rename");
-        if (stmt->renameType == OBJECT_TABLE && referenced_by_name(table, nullptr))
-            refuse_reshape(table, nullptr, "rename");
         return;
     }
     check_member_target(stmt->renameType, stmt->object, extension, "rename");
@@ -481,11 +483,11 @@ void check_alter_table(AlterTableStmt *stmt) {
 
 void check_set_schema(AlterObjectSchemaStmt *stmt, Oid extension) {
     if (stmt->relation != nullptr) {
-        if (stmt->objectType == OBJECT_TABLE)
-            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "move");
         const char *table = saas_table_name(stmt->relation);
         if (table != nullptr && referenced_by_name(table, nullptr))
             refuse_reshape(table, nullptr, "move");
+        if (stmt->objectType == OBJECT_TABLE)
+            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "move");
         return;
     }
     check_member_target(stmt->objectType, stmt->object, extension, "move");
@@ -604,6 +606,46 @@ SAAS_FUNCTION(saas_allow_member_repair) {
 }
 
 // saas._ddl_command_start(): the event trigger.
+// DROP EXTENSION saas_schema: the personal-column declarations (security
+// labels of the extension's provider) go first.  Without the extension
+// nothing loads the library that registers the provider, so a dump of the
+// database would hold SECURITY LABEL commands that no restore can run
+// (pg_upgrade stops on them).
+void drop_personal_labels_with_extension(Node *parsetree) {
+    if (nodeTag(parsetree) != T_DropStmt) return;
+    auto *stmt = castNode(DropStmt, parsetree);
+    if (stmt->removeType != OBJECT_EXTENSION) return;
+    bool ours = false;
+    ListCell *cell;
+    foreach (cell, stmt->objects)
+        if (strcmp(strVal(lfirst(cell)), kExtension) == 0) ours = true;
+    if (!ours) return;
+    int guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(
+        "SELECT pg_catalog.format('SECURITY LABEL FOR %I ON COLUMN %s.%I IS NULL', l.provider, "
+        "l.objoid::pg_catalog.regclass, a.attname) "
+        "FROM pg_catalog.pg_seclabel AS l JOIN pg_catalog.pg_attribute AS a "
+        "ON a.attrelid OPERATOR(pg_catalog.=) l.objoid "
+        "AND a.attnum OPERATOR(pg_catalog.=) l.objsubid "
+        "WHERE l.provider OPERATOR(pg_catalog.=) 'saas_schema' "
+        "AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass",
+        true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    uint64 count = SPI_processed;
+    char **commands = static_cast<char **>(SPI_palloc(sizeof(char *) * (count > 0 ? count : 1)));
+    for (uint64 i = 0; i < count; i++)
+        commands[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+    for (uint64 i = 0; i < count; i++) {
+        rc = SPI_execute(commands[i], false, 0);
+        if (rc != SPI_OK_UTILITY) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    }
+    SPI_finish();
+    AtEOXact_GUC(true, guc_level);
+}
+
 SAAS_FUNCTION(saas_ddl_command_start) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -614,5 +656,6 @@ SAAS_FUNCTION(saas_ddl_command_start) {
     Node *parsetree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
     take_over_from_restore(parsetree);
     if (!member_repair_allowed()) refuse_lossy_command(parsetree);
+    drop_personal_labels_with_extension(parsetree);
     PG_RETURN_NULL();
 }
