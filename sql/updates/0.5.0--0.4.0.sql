@@ -9,9 +9,14 @@
 -- changes.  Keep it first if it matters (pg_dump --table=saas.schema_changes),
 -- then drop it.
 DO $do$
+DECLARE
+    recorded boolean := false;
 BEGIN
-    IF pg_catalog.to_regclass('saas.schema_changes') IS NOT NULL
-       AND EXISTS (SELECT FROM saas.schema_changes) THEN
+    -- (Dynamic: the DBA may have dropped the table, as the hint says.)
+    IF pg_catalog.to_regclass('saas.schema_changes') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM saas.schema_changes)' INTO recorded;
+    END IF;
+    IF recorded THEN
         RAISE EXCEPTION 'cannot downgrade to 0.4.0: saas.schema_changes holds records of schema changes'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = '0.4.0 does not record schema changes and has no table for them.',
