@@ -56,6 +56,26 @@ $fn$;
 COMMENT ON FUNCTION saas._revert_tenant_column(regclass) IS
     'Internal: the tenant column a revert matches besides id (NULL when rows are not identified by id alone).';
 
+-- Many rows to join to the table: hash or merge joins, whatever the table's
+-- statistics say (a table just filled or truncated looks empty, and a
+-- nested loop over it is quadratic).  Few rows: the planner's choice, an
+-- index lookup each.  Returns the setting to restore.
+CREATE FUNCTION saas._revert_join_strategy(rows_to_join bigint) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $fn$
+DECLARE
+    before text := pg_catalog.current_setting('enable_nestloop');
+BEGIN
+    IF rows_to_join > 1000 THEN
+        PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+    END IF;
+    RETURN before;
+END
+$fn$;
+COMMENT ON FUNCTION saas._revert_join_strategy(bigint) IS
+    'Internal: turns nested loops off for the joins of a large revert; returns the setting before.';
+
 -- Undoes the audit rows of one segment (pg_temp.saas_revert_changes rows with
 -- that segment number) on tbl.  Returns {"deleted": n, "inserted": n,
 -- "updated": n}.
@@ -66,6 +86,7 @@ CREATE FUNCTION saas._revert_segment(tbl regclass, segment integer) RETURNS json
 DECLARE
     key_columns name[] := saas._revert_key_columns(tbl);
     tenant_column name := saas._revert_tenant_column(tbl);
+    nestloop text;
     match text;          -- t (the table's row) matches r (the plan's key record)
     settable text[];     -- columns an INSERT or UPDATE may write
     cols text[];
@@ -118,6 +139,7 @@ BEGIN
           FROM grouped AS g
     $sql$) USING key_columns, segment, tenant_column;
     ANALYZE pg_temp.saas_revert_groups;
+    nestloop := saas._revert_join_strategy((SELECT pg_catalog.count(*) FROM pg_temp.saas_revert_groups));
     EXECUTE pg_catalog.format($sql$
         CREATE TEMP TABLE saas_revert_plan ON COMMIT DROP AS
         SELECT g.key, g.first_action, g.vals, t.ctid IS NOT NULL AS exists_now
@@ -187,6 +209,7 @@ BEGIN
         updated := updated + n;
     END LOOP;
     DROP TABLE pg_temp.saas_revert_plan;
+    PERFORM pg_catalog.set_config('enable_nestloop', nestloop, true);
     RETURN pg_catalog.jsonb_build_object('deleted', deleted, 'inserted', inserted, 'updated', updated);
 END
 $fn$;
@@ -205,6 +228,7 @@ CREATE FUNCTION saas._revert_conflicts(tbl regclass, logical text, max_rows inte
 DECLARE
     key_columns name[] := saas._revert_key_columns(tbl);
     tenant_column name := saas._revert_tenant_column(tbl);
+    nestloop text;
     match text;
     found text[];
 BEGIN
@@ -242,6 +266,7 @@ BEGIN
           FROM grouped AS g
     $sql$ USING key_columns, logical, tenant_column;
     ANALYZE pg_temp.saas_revert_groups;
+    nestloop := saas._revert_join_strategy((SELECT pg_catalog.count(*) FROM pg_temp.saas_revert_groups));
     EXECUTE pg_catalog.format($sql$
         SELECT pg_catalog.array_agg($1 OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) l.key::text
                                     ORDER BY l.key::text)
@@ -258,6 +283,7 @@ BEGIN
                  LIMIT $2) AS l
     $sql$, tbl, match) INTO found USING logical, max_rows;
     DROP TABLE pg_temp.saas_revert_groups;
+    PERFORM pg_catalog.set_config('enable_nestloop', nestloop, true);
     RETURN found;
 END
 $fn$;

@@ -149,6 +149,7 @@ ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
 -- Undo from the audit log (45_undo.sql).
 --#create _revert_key_columns
 --#create _revert_tenant_column
+--#create _revert_join_strategy
 --#create _revert_segment
 --#create _revert_conflicts
 --#create _revert_changes

@@ -62,6 +62,7 @@ DROP FUNCTION saas._revert_changes(jsonb);
 DROP FUNCTION saas._revert_segment(regclass, integer);
 DROP FUNCTION saas._revert_conflicts(regclass, text, integer);
 DROP FUNCTION saas._revert_tenant_column(regclass);
+DROP FUNCTION saas._revert_join_strategy(bigint);
 DROP FUNCTION saas._revert_key_columns(regclass);
 
 -- Tenant lifecycle and TRUNCATE.  0.4.0 knows none of the actions REDACT,
