@@ -5,7 +5,7 @@ set -euo pipefail
 
 PGVER="${PGVER:-15}"
 packages=(
-    "postgresql-$PGVER" "postgresql-server-dev-$PGVER" libfmt-dev g++ make cmake
+    "postgresql-$PGVER" "postgresql-server-dev-$PGVER" "postgresql-$PGVER-cron" libfmt-dev g++ make cmake
     libipc-run-perl perl sqlsmith python3
     postgresql-server-dev-all debhelper fakeroot dpkg-dev valgrind clang-format
 )

@@ -1,7 +1,7 @@
 -- A canonical, order-independent description of everything the extension
 -- owns, one line per fact.  Two databases whose snapshots are equal have the
 -- same columns, constraints, indexes, triggers, policies, functions, views,
--- types, comments, grants and extension membership.  Used by the
+-- types, comments, grants, security labels and extension membership.  Used by the
 -- upgrade/downgrade test.
 \pset format unaligned
 \pset tuples_only on
@@ -66,6 +66,11 @@ SELECT line FROM (
                   md5(coalesce(obj_description(t.oid, 'pg_type'), '')))
     FROM pg_type t WHERE t.typnamespace = 'saas'::regnamespace AND t.typtype IN ('e', 'c', 'd')
       AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)
+    UNION ALL
+    SELECT format('security label %s.%s provider=%s label=%s', c.relname, a.attname, l.provider, l.label)
+    FROM pg_seclabel l JOIN rels c ON c.oid = l.objoid
+    LEFT JOIN pg_attribute a ON a.attrelid = l.objoid AND a.attnum = l.objsubid
+    WHERE l.classoid = 'pg_class'::regclass
     UNION ALL
     SELECT format('schema acl=%s', n.nspacl) FROM pg_namespace n WHERE n.nspname = 'saas'
 ) AS facts(line)

@@ -152,17 +152,38 @@ SELECT p.oid::regprocedure AS not_pinned
    AND l.lanname <> 'c'
    AND NOT EXISTS (SELECT FROM unnest(p.proconfig) AS c
                     WHERE c IN ('search_path=pg_catalog, saas, pg_temp', 'search_path=pg_catalog, pg_temp'))
-   AND p.oid::regprocedure::text NOT IN ('saas.set_not_null_safely(regclass,name,interval)')
+   AND p.oid::regprocedure::text NOT IN ('saas.set_not_null_safely(regclass,name,interval)',
+                                         'saas.delete_tenant(uuid,integer)')
  ORDER BY 1::text;
 -- The allowlist names what exists, and it is what the next test exercises.
 SELECT p.oid::regprocedure AS allowlisted, p.prokind, p.proconfig
-  FROM pg_proc p WHERE p.oid = 'saas.set_not_null_safely(regclass,name,interval)'::regprocedure;
+  FROM pg_proc p WHERE p.oid IN ('saas.set_not_null_safely(regclass,name,interval)'::regprocedure,
+                                 'saas.delete_tenant(uuid,integer)'::regprocedure)
+ ORDER BY p.oid::regprocedure::text;
 
--- Tables to run it on (made before anything is planted).
+-- Tables to run them on (made before anything is planted), and a tenant to
+-- delete, with rows in a thread and in a partitioned table of the DBA's.
 CREATE TABLE sec.backfilled (id integer PRIMARY KEY, note text);
 INSERT INTO sec.backfilled VALUES (1, 'a'), (2, 'b');
 CREATE TABLE sec.not_backfilled (id integer PRIMARY KEY, note text);
 INSERT INTO sec.not_backfilled VALUES (1, NULL);
+INSERT INTO saas.organizations (id, name, slug) VALUES ('00000000-0000-7000-8000-0000000000d1', 'Doomed', 'sec-doomed');
+INSERT INTO saas.users (id, organization_id, email, password_hash, full_name)
+VALUES ('00000000-0000-7000-8000-0000000000d7', '00000000-0000-7000-8000-0000000000d1', 'd@doomed.example', 'h', 'D');
+INSERT INTO saas.projects (id, organization_id, name)
+VALUES ('00000000-0000-7000-8000-0000000000d2', '00000000-0000-7000-8000-0000000000d1', 'p');
+INSERT INTO saas.tasks (id, organization_id, project_id, title)
+VALUES ('00000000-0000-7000-8000-0000000000d3', '00000000-0000-7000-8000-0000000000d1',
+        '00000000-0000-7000-8000-0000000000d2', 't');
+INSERT INTO saas.task_comments (id, organization_id, task_id, author_id, body)
+VALUES ('00000000-0000-7000-8000-0000000000d4', '00000000-0000-7000-8000-0000000000d1',
+        '00000000-0000-7000-8000-0000000000d3', '00000000-0000-7000-8000-0000000000d7', 'root');
+INSERT INTO saas.task_comments (id, organization_id, task_id, parent_id, author_id, body)
+VALUES ('00000000-0000-7000-8000-0000000000d5', '00000000-0000-7000-8000-0000000000d1',
+        '00000000-0000-7000-8000-0000000000d3', '00000000-0000-7000-8000-0000000000d4',
+        '00000000-0000-7000-8000-0000000000d7', 'reply');
+INSERT INTO sec_owner.journal (id, organization_id, at)
+VALUES ('00000000-0000-7000-8000-0000000000d6', '00000000-0000-7000-8000-0000000000d1', '2024-05-01');
 
 -- A role that may create objects in public plants operators whose argument
 -- types match the procedure's expressions better than pg_catalog's (or
@@ -221,15 +242,21 @@ SELECT what, run_as FROM public.sec_ran;
 RESET search_path;
 TRUNCATE public.sec_ran;
 
--- The allowlisted procedure, run by the superuser under that search_path,
--- on each of its paths (done, already NOT NULL, still NULLs): the planted
--- code never runs.
+-- The allowlisted procedures, run by the superuser under that search_path,
+-- on each of their paths (done, already NOT NULL, still NULLs; a tenant in
+-- batches of one row, then nothing left): the planted code never runs.
 SET search_path = public, pg_catalog;
 CALL saas.set_not_null_safely('sec.backfilled', 'note');
 CALL saas.set_not_null_safely('sec.backfilled', 'note', '2 seconds');
 SELECT pg_temp.err($$CALL saas.set_not_null_safely('sec.not_backfilled', 'note')$$);
+CALL saas.delete_tenant('00000000-0000-7000-8000-0000000000d1', 1);
+CALL saas.delete_tenant('00000000-0000-7000-8000-0000000000d1');
 RESET search_path;
 SELECT what, run_as FROM public.sec_ran;
+SELECT (SELECT count(*) FROM saas.organizations WHERE id = '00000000-0000-7000-8000-0000000000d1') AS doomed_left,
+       (SELECT count(*) FROM sec_owner.journal WHERE organization_id = '00000000-0000-7000-8000-0000000000d1') AS journal_left,
+       (SELECT count(*) FROM saas.audit_logs WHERE organization_id = '00000000-0000-7000-8000-0000000000d1'
+           AND action = 'DELETE') AS delete_audit_rows;
 SELECT a.attnotnull AS backfilled_note_not_null FROM pg_attribute a
  WHERE a.attrelid = 'sec.backfilled'::regclass AND a.attname = 'note';
 SELECT conname FROM pg_constraint WHERE conrelid IN ('sec.backfilled'::regclass, 'sec.not_backfilled'::regclass)
