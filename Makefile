@@ -18,6 +18,12 @@ SAAS_HEADERS = $(wildcard src/*.hpp)
 
 REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --load-extension=citext
+# Cluster-level TAP tests (test/t/*.pl): see "TAP tests" at the end.  Naming
+# files with PROVE_TESTS=t/... runs just those, without pg_regress.
+TAP_TESTS    = 1
+ifdef PROVE_TESTS
+REGRESS      =
+endif
 
 PG_CONFIG ?= pg_config
 
@@ -57,3 +63,23 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
 	@echo "wrote $(EXTENSION)-$(EXTVERSION).zip"
 .PHONY: dist
+
+# ---- TAP tests ---------------------------------------------------------------
+# `make installcheck` runs pg_regress (REGRESS, against the server at
+# PGHOST/PGPORT) and then the TAP tests test/t/NNN_name.pl, which start their
+# own clusters with PostgreSQL::Test::Cluster from the pg_config given (its
+# bindir leads PATH, so they load what `make install` installed there).
+# PGXS's rule would run t/*.pl from here; this one runs prove from test/, so
+#   make installcheck PROVE_TESTS=t/010_crash.pl
+# runs that one file.  TAP_TESTDIR: where tmp_check/ (the tests' clusters;
+# logs in tmp_check/log) goes.  PROVE_FLAGS=-v shows every assertion.
+# SAAS_TEST_MODE=long: longer load, 100,000 sqlsmith queries.
+TAP_TESTDIR ?= $(CURDIR)
+define prove_installcheck
+rm -rf '$(TAP_TESTDIR)'/tmp_check && \
+$(MKDIR_P) '$(TAP_TESTDIR)'/tmp_check && \
+cd '$(CURDIR)'/test && \
+   TESTDIR='$(TAP_TESTDIR)' PATH="$(bindir):$$PATH" PGPORT='6$(DEF_PGPORT)' \
+   PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
+   $(PROVE) $(PG_PROVE_FLAGS) -I '$(CURDIR)'/test/perl $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
+endef

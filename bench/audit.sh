@@ -23,6 +23,7 @@
 #      lookup in saas.users per transaction: the path without a certificate.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/pgenv.sh"
+source "$(dirname "$0")/cluster.sh"
 [ -n "${SAAS_PG_TREE:-}" ] && use_private_pg_tree "$SAAS_PG_TREE"
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"

@@ -19,6 +19,7 @@
 # Env: AB_ROUNDS (5), AB_SECONDS (3), AB_UPDATES (10000).
 set -uo pipefail
 source "$(dirname "$0")/../scripts/pgenv.sh"
+source "$(dirname "$0")/cluster.sh"
 ROUNDS="${AB_ROUNDS:-5}"; SECS="${AB_SECONDS:-3}"; UPDATES="${AB_UPDATES:-10000}"; ROWS=100000
 declare -A TREE DIRS PORTS
 TREE[A]="${A_TREE:?A_TREE: private PostgreSQL tree of build A}"

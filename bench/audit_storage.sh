@@ -13,6 +13,7 @@
 # Knobs: ROWS, PGTREE, BENCH_PORT.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/pgenv.sh"
+source "$(dirname "$0")/cluster.sh"
 ROWS="${ROWS:-1000000}"
 PGTREE="${PGTREE:-/tmp/pgtree-bench-storage}"
 use_private_pg_tree "$PGTREE"

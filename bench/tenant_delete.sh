@@ -29,6 +29,7 @@
 set -euo pipefail
 trap 'echo "bench: failed at line $LINENO" >&2' ERR
 source "$(dirname "$0")/../scripts/pgenv.sh"
+source "$(dirname "$0")/cluster.sh"
 [ -n "${SAAS_PG_TREE:-}" ] && use_private_pg_tree "$SAAS_PG_TREE"
 
 ROWS="${BENCH_ROWS:-1000000}"

@@ -20,6 +20,7 @@
 set -euo pipefail
 
 source "$(dirname "$0")/../scripts/pgenv.sh"
+source "$(dirname "$0")/cluster.sh"
 
 DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-5}"

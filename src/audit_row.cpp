@@ -2,6 +2,7 @@
 #include "audit_row.hpp"
 #include "actor.hpp"
 #include "app_settings.hpp"
+#include "extension_gucs.hpp"
 
 extern "C" {
 #include "access/transam.h"
@@ -42,6 +43,32 @@ Datum text_array_literal(const RelationInfo *info, const RowChange &change) {
     return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
 }
 
+// The note saas.revert_record / saas.revert_transaction set (saas.audit_note,
+// transaction-local) while they undo changes, so that their own audit rows
+// say what they revert: merged over the metadata.  Parsed once per value.
+Jsonb *with_audit_note(Jsonb *metadata) {
+    static char *cached_text = nullptr;
+    static Jsonb *cached_note = nullptr;
+    if (audit_note == nullptr || audit_note[0] == '\0') return metadata;
+    if (cached_text == nullptr || strcmp(cached_text, audit_note) != 0) {
+        Jsonb *parsed = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(audit_note)));
+        if (!JB_ROOT_IS_OBJECT(parsed) || JB_ROOT_IS_SCALAR(parsed))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("setting \"saas.audit_note\" must be a JSON object")));
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        Jsonb *copy = static_cast<Jsonb *>(palloc(VARSIZE(parsed)));
+        memcpy(copy, parsed, VARSIZE(parsed));
+        char *text = pstrdup(audit_note);
+        MemoryContextSwitchTo(old);
+        if (cached_note != nullptr) pfree(cached_note);
+        if (cached_text != nullptr) pfree(cached_text);
+        cached_note = copy;
+        cached_text = text;
+    }
+    return DatumGetJsonbP(
+        DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(metadata), JsonbPGetDatum(cached_note)));
+}
+
 } // namespace
 
 void read_session_context(SessionContext *session) {
@@ -53,7 +80,7 @@ void read_session_context(SessionContext *session) {
     // application bug worth an error, actor or not.
     Jsonb *metadata = read_request_metadata();
     session->has_actor = checked_actor(&session->actor_id);
-    session->metadata = session->has_actor ? metadata : empty_request_metadata();
+    session->metadata = with_audit_note(session->has_actor ? metadata : empty_request_metadata());
 }
 
 RowIdentity row_identity(const RelationInfo *info, const Datum *values, const bool *nulls) {

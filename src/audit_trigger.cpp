@@ -13,8 +13,16 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/acl.h"
 #include "utils/rls.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 }
+#include "table_owner.hpp"
 
 namespace {
 
@@ -27,20 +35,18 @@ void check_trigger_call(FunctionCallInfo fcinfo) {
                         errhint("Use saas.enable_audit(table) to install it.")));
     TriggerData *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
     TriggerEvent event = trigdata->tg_event;
-    if (!TRIGGER_FIRED_AFTER(event))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("trigger \"%s\" on \"%s\" must be an AFTER trigger to run "
-                               "saas.audit_trigger()",
-                               trigdata->tg_trigger->tgname,
-                               RelationGetRelationName(trigdata->tg_relation)),
-                        errhint("Use saas.enable_audit(table) to install it.")));
-    if (!TRIGGER_FIRED_BY_INSERT(event) && !TRIGGER_FIRED_BY_UPDATE(event) &&
-        !TRIGGER_FIRED_BY_DELETE(event))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("saas.audit_trigger() audits INSERT, UPDATE and DELETE only"),
-                        errdetail("Trigger \"%s\" on \"%s\" fired for TRUNCATE.",
-                                  trigdata->tg_trigger->tgname,
-                                  RelationGetRelationName(trigdata->tg_relation))));
+    // TRUNCATE is counted before it happens; row changes after they happen.
+    bool truncate = TRIGGER_FIRED_BY_TRUNCATE(event);
+    bool when_ok = truncate ? TRIGGER_FIRED_BEFORE(event) && TRIGGER_FIRED_FOR_STATEMENT(event)
+                            : TRIGGER_FIRED_AFTER(event);
+    if (!when_ok)
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+             errmsg("trigger \"%s\" on \"%s\" must be %s to run saas.audit_trigger()",
+                    trigdata->tg_trigger->tgname, RelationGetRelationName(trigdata->tg_relation),
+                    truncate ? "a BEFORE TRUNCATE statement trigger" : "an AFTER trigger"),
+             errhint("Use saas.enable_audit(table) to install it.")));
 }
 
 // slot_getallattrs fills tts_values for the slot's descriptor; the cached
@@ -257,6 +263,63 @@ void audit_statement(TriggerData *trigdata, const RelationInfo *info,
     if (new_rows.slot != nullptr) ExecDropSingleTupleTableSlot(new_rows.slot);
 }
 
+// TRUNCATE: one audit row per tenant whose rows it removes (action
+// TRUNCATE, old_values {"rows": n}, no record id), so each tenant's audit
+// log shows what it lost.  The rows are counted as the table's owner with
+// FORCE ROW LEVEL SECURITY lifted (whoever truncates, every row goes), and
+// with a fixed search_path (the query names only qualified objects).
+void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
+                    const SessionContext *session) {
+    Relation rel = trigdata->tg_relation;
+    StringInfoData sql;
+    initStringInfo(&sql);
+    // A partitioned table holds its rows in its partitions; a plain table's
+    // inheritance children fire their own triggers.
+    appendStringInfo(&sql, "SELECT t.%s, pg_catalog.count(*) FROM %s%s AS t GROUP BY 1",
+                     quote_identifier(NameStr(info->columns[info->tenant_attno - 1].name)),
+                     rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
+                     quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                RelationGetRelationName(rel)));
+    MemoryContext caller_context = CurrentMemoryContext;
+    saas::SavedUser saved = saas::become_table_owner(rel->rd_rel->relowner);
+    int guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(sql.data, true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    uint64 tenants = SPI_processed;
+    Datum *tenant_ids = static_cast<Datum *>(
+        MemoryContextAlloc(caller_context, sizeof(Datum) * (tenants > 0 ? tenants : 1)));
+    int64 *row_counts = static_cast<int64 *>(
+        MemoryContextAlloc(caller_context, sizeof(int64) * (tenants > 0 ? tenants : 1)));
+    for (uint64 i = 0; i < tenants; i++) {
+        bool isnull;
+        Datum tenant = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        Datum count = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+        MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
+        tenant_ids[i] = datumCopy(tenant, false, sizeof(pg_uuid_t));
+        MemoryContextSwitchTo(spi_context);
+        row_counts[i] = DatumGetInt64(count);
+    }
+    SPI_finish();
+    AtEOXact_GUC(true, guc_level);
+    saas::restore_user(saved);
+
+    for (uint64 i = 0; i < tenants; i++) {
+        RowIdentity identity;
+        identity.organization_id = tenant_ids[i];
+        identity.record_id = (Datum)0;
+        identity.record_id_null = true;
+        RowChange change;
+        memset(&change, 0, sizeof change);
+        change.action = "TRUNCATE";
+        change.old_values = DatumGetJsonbP(DirectFunctionCall1(
+            jsonb_in, CStringGetDatum(psprintf("{\"rows\": " INT64_FORMAT "}", row_counts[i]))));
+        write_change(info, session, identity, change);
+    }
+}
+
 bool bypasses_rls(Oid role) {
     return superuser_arg(role) || has_bypassrls_privilege(role);
 }
@@ -291,7 +354,9 @@ SAAS_FUNCTION(saas_audit_trigger) {
     RelationInfo *info = lookup_relation_info(trigdata);
     SessionContext session;
     read_session_context(&session);
-    if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+    if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+        audit_truncate(trigdata, info, &session);
+    else if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
         audit_row(trigdata, info, &session);
     else
         audit_statement(trigdata, info, &session);

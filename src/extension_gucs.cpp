@@ -10,6 +10,7 @@ namespace saas {
 
 int test_seed = 0;
 bool audit_enabled = true;
+char *audit_note = nullptr;
 
 namespace {
 
@@ -41,6 +42,12 @@ void define_extension_gucs() {
         "Superusers may turn it off for maintenance; sessions restoring a dump "
         "(row_security = off, set by pg_dump/pg_restore) skip auditing anyway.",
         &audit_enabled, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "saas.audit_note", "A JSON object added to the metadata of the audit rows written now.",
+        "Set (transaction-local) by saas.revert_record() and saas.revert_transaction() while "
+        "they undo changes, so that their own audit rows say what they revert.",
+        &audit_note, "", PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr,
+        nullptr);
     // Reserve our GUC prefix: a typo such as "SET saas.tset_seed" then fails
     // loudly instead of silently creating a placeholder.
     MarkGUCPrefixReserved("saas");

@@ -12,6 +12,10 @@ extern int test_seed;
 // off for maintenance (the application role cannot: PGC_SUSET).
 extern bool audit_enabled;
 
+// saas.audit_note: a JSON object added to the metadata of audit rows written
+// while it is set (the reverts set it, transaction-local); '' when unset.
+extern char *audit_note;
+
 // Defines the settings above and reserves the "saas" prefix; called once
 // from _PG_init.
 void define_extension_gucs();

@@ -31,6 +31,9 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/builtins.h"
 #include "utils/rls.h"
 #include "utils/catcache.h"
 #include "utils/syscache.h"
@@ -384,6 +387,58 @@ const char *saas_table_name(RangeVar *rv) {
     pg_unreachable();
 }
 
+// Renaming or moving an audited table, or renaming a column its audit
+// trigger names (the tenant column, an excluded column): the trigger's
+// arguments name them, so afterwards every write would be refused (the
+// trigger names another table) or an excluded column recorded under its new
+// name.  Refused up front, with the way to do it.
+void check_audited_rename(RangeVar *relation, ObjectType type, const char *column,
+                          const char *what) {
+    Oid saas_namespace = get_namespace_oid(kSchema, true);
+    if (!OidIsValid(saas_namespace) || relation == nullptr) return;
+    Oid relid = RangeVarGetRelid(relation, NoLock, true);
+    if (!OidIsValid(relid)) return;
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool audited = false;
+    bool column_named = false;
+    for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++) {
+        const Trigger *trigger = &rel->trigdesc->triggers[i];
+        if (get_func_namespace(trigger->tgfoid) != saas_namespace) continue;
+        const char *function = get_func_name(trigger->tgfoid);
+        if (function == nullptr || strcmp(function, "audit_trigger") != 0) continue;
+        // A partition's cloned trigger names its parent: renaming the
+        // partition itself changes nothing the trigger uses.
+        if (!trigger->tgisclone) audited = true;
+        for (int arg = 1; column != nullptr && arg < trigger->tgnargs; arg++)
+            if (strcmp(trigger->tgargs[arg], column) == 0) column_named = true;
+    }
+    const char *name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                  RelationGetRelationName(rel));
+    relation_close(rel, AccessShareLock);
+    if (column != nullptr && column_named)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("cannot rename column %s of audited table %s: its audit trigger names it",
+                        quote_identifier(column), name),
+                 errdetail("The audit trigger's arguments name the tenant column and the columns "
+                           "kept out of the audit log; renamed, an excluded column would be "
+                           "recorded."),
+                 errhint("SELECT saas.disable_audit('%s'); rename the column; then "
+                         "SELECT saas.enable_audit('%s', excluded_columns => ...) naming the "
+                         "new names.",
+                         name, name)));
+    if (column == nullptr && audited && type == OBJECT_TABLE)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("cannot %s audited table %s: its audit trigger names it", what, name),
+                 errdetail("Every write would be refused: the audit trigger records the table "
+                           "under the name it was audited with."),
+                 errhint("SELECT saas.disable_audit('%s'); %s the table; then "
+                         "SELECT saas.enable_audit() on its new name. Audit rows written so far "
+                         "keep the old name.",
+                         name, what)));
+}
+
 void check_rename(RenameStmt *stmt, Oid extension) {
     if (stmt->renameType == OBJECT_SCHEMA) {
         if (stmt->subname != nullptr && strcmp(stmt->subname, kSchema) == 0)
@@ -396,12 +451,18 @@ void check_rename(RenameStmt *stmt, Oid extension) {
         return;
     }
     if (stmt->relation != nullptr) {
+        // The extension's own uses first: those cannot be worked around.
         const char *table = saas_table_name(stmt->relation);
-        if (table == nullptr) return;
-        if (stmt->renameType == OBJECT_COLUMN && referenced_by_name(table, stmt->subname))
+        if (table != nullptr && stmt->renameType == OBJECT_COLUMN &&
+            referenced_by_name(table, stmt->subname))
             refuse_reshape(table, stmt->subname, "rename");
-        if (stmt->renameType == OBJECT_TABLE && referenced_by_name(table, nullptr))
+        if (table != nullptr && stmt->renameType == OBJECT_TABLE &&
+            referenced_by_name(table, nullptr))
             refuse_reshape(table, nullptr, "rename");
+        if (stmt->renameType == OBJECT_TABLE)
+            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "rename");
+        if (stmt->renameType == OBJECT_COLUMN)
+            check_audited_rename(stmt->relation, OBJECT_COLUMN, stmt->subname, "rename");
         return;
     }
     check_member_target(stmt->renameType, stmt->object, extension, "rename");
@@ -425,6 +486,8 @@ void check_set_schema(AlterObjectSchemaStmt *stmt, Oid extension) {
         const char *table = saas_table_name(stmt->relation);
         if (table != nullptr && referenced_by_name(table, nullptr))
             refuse_reshape(table, nullptr, "move");
+        if (stmt->objectType == OBJECT_TABLE)
+            check_audited_rename(stmt->relation, OBJECT_TABLE, nullptr, "move");
         return;
     }
     check_member_target(stmt->objectType, stmt->object, extension, "move");
@@ -543,6 +606,46 @@ SAAS_FUNCTION(saas_allow_member_repair) {
 }
 
 // saas._ddl_command_start(): the event trigger.
+// DROP EXTENSION saas_schema: the personal-column declarations (security
+// labels of the extension's provider) go first.  Without the extension
+// nothing loads the library that registers the provider, so a dump of the
+// database would hold SECURITY LABEL commands that no restore can run
+// (pg_upgrade stops on them).
+void drop_personal_labels_with_extension(Node *parsetree) {
+    if (nodeTag(parsetree) != T_DropStmt) return;
+    auto *stmt = castNode(DropStmt, parsetree);
+    if (stmt->removeType != OBJECT_EXTENSION) return;
+    bool ours = false;
+    ListCell *cell;
+    foreach (cell, stmt->objects)
+        if (strcmp(strVal(lfirst(cell)), kExtension) == 0) ours = true;
+    if (!ours) return;
+    int guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(
+        "SELECT pg_catalog.format('SECURITY LABEL FOR %I ON COLUMN %s.%I IS NULL', l.provider, "
+        "l.objoid::pg_catalog.regclass, a.attname) "
+        "FROM pg_catalog.pg_seclabel AS l JOIN pg_catalog.pg_attribute AS a "
+        "ON a.attrelid OPERATOR(pg_catalog.=) l.objoid "
+        "AND a.attnum OPERATOR(pg_catalog.=) l.objsubid "
+        "WHERE l.provider OPERATOR(pg_catalog.=) 'saas_schema' "
+        "AND l.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass",
+        true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    uint64 count = SPI_processed;
+    char **commands = static_cast<char **>(SPI_palloc(sizeof(char *) * (count > 0 ? count : 1)));
+    for (uint64 i = 0; i < count; i++)
+        commands[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+    for (uint64 i = 0; i < count; i++) {
+        rc = SPI_execute(commands[i], false, 0);
+        if (rc != SPI_OK_UTILITY) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    }
+    SPI_finish();
+    AtEOXact_GUC(true, guc_level);
+}
+
 SAAS_FUNCTION(saas_ddl_command_start) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -553,5 +656,6 @@ SAAS_FUNCTION(saas_ddl_command_start) {
     Node *parsetree = reinterpret_cast<EventTriggerData *>(fcinfo->context)->parsetree;
     take_over_from_restore(parsetree);
     if (!member_repair_allowed()) refuse_lossy_command(parsetree);
+    drop_personal_labels_with_extension(parsetree);
     PG_RETURN_NULL();
 }

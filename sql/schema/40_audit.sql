@@ -37,6 +37,7 @@ CREATE TABLE saas.audit_logs (
         , 'REDACT'      -- saas.erase_user
         , 'EXPORT'      -- saas.export_tenant
         , 'IMPORT'      -- saas.import_tenant
+        , 'TRUNCATE'    -- one row per tenant whose rows a TRUNCATE removed
     )),
     CONSTRAINT chk_audit_logs_metadata_object CHECK (pg_catalog.jsonb_typeof(metadata) = 'object'),
     CONSTRAINT chk_audit_logs_values_present CHECK (old_values IS NOT NULL OR new_values IS NOT NULL)
@@ -380,6 +381,26 @@ AS $$
 $$;
 COMMENT ON FUNCTION saas.audit_table_name(regclass) IS 'The table_name under which saas.audit_logs records changes of a table.';
 
+-- TRUNCATE of a table audited with on_truncate => 'refuse'.  Audit off
+-- (saas.audit_enabled, superuser maintenance) lets it through, as it lets
+-- every change through unrecorded.
+CREATE FUNCTION saas.audit_refuse_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.current_setting('saas.audit_enabled', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'TRUNCATE of audited table %.% is refused', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'The table is audited with on_truncate => ''refuse'': TRUNCATE removes rows without an audit row for each.',
+              HINT = pg_catalog.format('DELETE the rows (each is audited), or SELECT saas.enable_audit(%L, on_truncate => ''record'') to record TRUNCATE as one audit row per tenant.',
+                                       pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+END;
+$$;
+COMMENT ON FUNCTION saas.audit_refuse_truncate() IS 'Trigger function refusing TRUNCATE of a table audited with on_truncate => ''refuse''.';
+
 CREATE FUNCTION saas.disable_audit(tbl regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
@@ -405,7 +426,8 @@ BEGIN
     FOR trg IN
         SELECT t.tgname FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid = tbl AND t.tgparentid = 0
-           AND t.tgname IN ('saas_audit', 'saas_audit_insert', 'saas_audit_update', 'saas_audit_delete')
+           AND t.tgname IN ('saas_audit', 'saas_audit_insert', 'saas_audit_update', 'saas_audit_delete',
+                            'saas_audit_truncate', 'saas_audit_no_truncate')
     LOOP
         EXECUTE pg_catalog.format('DROP TRIGGER %I ON %I.%I', trg.tgname, rel.nspname, rel.relname);
     END LOOP;
@@ -427,7 +449,7 @@ COMMENT ON FUNCTION saas.disable_audit(regclass) IS 'Removes the audit triggers 
 -- fires the row triggers of the child that holds the row, and neither the
 -- child's statement triggers nor the parent's row triggers.
 CREATE FUNCTION saas.enable_audit(tbl regclass, excluded_columns text[] DEFAULT NULL, mode text DEFAULT NULL,
-                                  tenant_column text DEFAULT NULL)
+                                  tenant_column text DEFAULT NULL, on_truncate text DEFAULT NULL)
     RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, saas, pg_temp
@@ -451,6 +473,11 @@ BEGIN
         RAISE EXCEPTION 'invalid audit mode "%"', mode
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use ''row'' (the default, best for single-row changes) or ''statement'' (bulk changes).';
+    END IF;
+    IF on_truncate IS NOT NULL AND on_truncate NOT IN ('record', 'refuse') THEN
+        RAISE EXCEPTION 'invalid on_truncate "%"', on_truncate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''record'' (the default: TRUNCATE writes one audit row per tenant with the number of rows it removed) or ''refuse'' (TRUNCATE is refused; DELETE is audited row by row).';
     END IF;
     IF pg_catalog.array_position(excluded_columns, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'excluded_columns must not contain NULL'
@@ -502,10 +529,18 @@ BEGIN
             rest := pg_catalog.substr(rest, pos + 1);
         END LOOP;
         mode := COALESCE(mode, CASE WHEN installed.tgname = 'saas_audit' THEN 'row' ELSE 'statement' END);
+        -- A table audited before TRUNCATE was audited gets the default.
+        on_truncate := COALESCE(on_truncate,
+                                (SELECT CASE t.tgname WHEN 'saas_audit_no_truncate' THEN 'refuse' ELSE 'record' END
+                                   FROM pg_catalog.pg_trigger t
+                                  WHERE t.tgrelid = tbl AND t.tgparentid = 0
+                                    AND t.tgname IN ('saas_audit_truncate', 'saas_audit_no_truncate')
+                                  LIMIT 1));
         tenant_column := COALESCE(tenant_column, installed_args[2]);
         excluded_columns := COALESCE(excluded_columns, installed_args[3:]);
     END IF;
     mode := COALESCE(mode, 'row');
+    on_truncate := COALESCE(on_truncate, 'record');
 
     -- Classic inheritance: see above.
     IF EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
@@ -603,9 +638,18 @@ BEGIN
                                   'REFERENCING OLD TABLE AS saas_old_rows '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', target, args);
     END IF;
+    -- TRUNCATE removes rows without row triggers: the same function counts
+    -- them per tenant before they go, or the table refuses TRUNCATE.
+    IF on_truncate = 'record' THEN
+        EXECUTE pg_catalog.format('CREATE TRIGGER saas_audit_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', target, args);
+    ELSE
+        EXECUTE pg_catalog.format('CREATE TRIGGER saas_audit_no_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_refuse_truncate()', target);
+    END IF;
 END;
 $$;
-COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text) IS 'Installs the audit trigger on a table (idempotent; what is not named is kept from the current trigger). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations). Columns named password_hash are never recorded. Needs EXECUTE on saas.audit_trigger().';
+COMMENT ON FUNCTION saas.enable_audit(regclass, text[], text, text, text) IS 'Installs the audit trigger on a table (idempotent; what is not named is kept from the current trigger). mode => ''row'' (default) or ''statement'' (transition tables, for bulk changes); tenant_column defaults to organization_id (id for saas.organizations); on_truncate => ''record'' (default: one TRUNCATE audit row per tenant with the number of rows removed) or ''refuse''. Columns named password_hash are never recorded. Needs EXECUTE on saas.audit_trigger().';
 
 -- A record's audit rows, oldest first.
 -- (Its result columns are spelled out rather than SETOF saas.audit_logs: an

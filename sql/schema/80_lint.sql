@@ -198,6 +198,9 @@ BEGIN
       AND COALESCE(ts.seq_scan, 0) + COALESCE(ts.idx_scan, 0) > 0
       AND pg_catalog.pg_relation_size(r.oid) > 0  -- a table never written to (a fresh install, read only by its own constraint checks) says nothing
       AND r.oid NOT IN (SELECT objid FROM ext_members)
+      -- The log of schema changes is read when someone investigates, which
+      -- may be never between two statistics resets.
+      AND r.oid IS DISTINCT FROM pg_catalog.to_regclass('saas.schema_changes')
       AND s.indexrelid NOT IN (SELECT indexrelid FROM dups)  -- reported as duplicates instead
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS con WHERE con.conindid = s.indexrelid)
       -- An index covering a foreign key serves the checks of parent deletes,
@@ -231,7 +234,21 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) AS cfg WHERE cfg LIKE 'search\_path=%')
 
     UNION ALL
-    -- 10-12. State a restore would not bring back.  pg_dump never dumps the
+    -- 10. An audit trigger switched off: changes of the table go unrecorded.
+    SELECT 'warning', 'audit_trigger_disabled',
+           pg_catalog.format('%I.%I.%I', n.nspname, c.relname, t.tgname),
+           pg_catalog.format('the audit trigger %I of %I.%I is disabled: changes of the table are not recorded (the switch itself is in saas.schema_changes)',
+                             t.tgname, n.nspname, c.relname),
+           pg_catalog.format('ALTER TABLE %I.%I ENABLE TRIGGER %I;', n.nspname, c.relname, t.tgname)
+    FROM pg_catalog.pg_trigger AS t
+    JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
+    JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE t.tgfoid = 'saas.audit_trigger()'::pg_catalog.regprocedure AND t.tgenabled = 'D'
+      AND NOT t.tgisinternal
+      AND (schema_name IS NULL OR n.nspname = schema_name)
+
+    UNION ALL
+    -- 11-13. State a restore would not bring back.  pg_dump never dumps the
     -- extension's own objects: a restore's CREATE EXTENSION recreates them as
     -- shipped (saas._shipped_functions()).  So a changed one comes back
     -- unchanged, one removed from the extension comes back twice (the
@@ -285,11 +302,12 @@ BEGIN
                     OR d.objid IN (SELECT pg_catalog.to_regprocedure(sf.function_identity)
                                      FROM saas._shipped_functions() AS sf)))
       AND NOT (d.classid = 'pg_catalog.pg_event_trigger'::pg_catalog.regclass
-               AND d.objid = (SELECT t.oid FROM pg_catalog.pg_event_trigger AS t
-                               WHERE t.evtname = 'saas_schema_ddl_command_start'))
+               AND d.objid IN (SELECT t.oid FROM pg_catalog.pg_event_trigger AS t
+                                WHERE t.evtname IN ('saas_schema_ddl_command_start', 'saas_schema_ddl_command_end',
+                                                    'saas_schema_sql_drop')))
 
     UNION ALL
-    -- 13. The event trigger that refuses changes pg_dump would lose, off.
+    -- 14. The event trigger that refuses changes pg_dump would lose, off.
     SELECT 'warning', 'extension_guard_disabled', 'event trigger saas_schema_ddl_command_start',
            'disabled: changes to the extension''s own functions, which pg_dump would lose, are no longer refused',
            'ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE;'

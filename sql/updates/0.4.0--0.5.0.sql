@@ -43,9 +43,13 @@ UPDATE saas.audit_logs AS a
        metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
  WHERE a.action OPERATOR(pg_catalog.=) 'UPDATE'
    AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action'
-   AND a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
-   AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
-        OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL));
+   AND ((a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
+         AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
+              OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL)))
+        -- a TRUNCATE row: no record, no new values (an UPDATE always has them)
+        OR (a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' OPERATOR(pg_catalog.=) 'TRUNCATE'
+            AND a.record_id IS NULL AND a.new_values IS NULL
+            AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
 SET LOCAL saas_audit.partition_maintenance = off;
 -- (One action a line, as in sql/schema/40_audit.sql.)
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
@@ -57,6 +61,7 @@ ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action I
     , 'REDACT'
     , 'EXPORT'
     , 'IMPORT'
+    , 'TRUNCATE'
 ));
 
 --#create _require_no_transaction_block
@@ -111,6 +116,48 @@ BEGIN
 END
 $do$;
 
+-- Schema changes of audited tables are recorded (42_audit_ddl.sql): the
+-- table, its guard, the event trigger function.  The event triggers are
+-- created at the end, after the tables are released.
+CREATE TABLE saas.schema_changes (
+    id                 uuid         NOT NULL DEFAULT saas.uuid_generate_v7(),
+    table_name         text         NOT NULL,
+    command_tag        text         NOT NULL,
+    object_type        text         NOT NULL,
+    object_identity    text         NOT NULL,
+    role_name          name         NOT NULL DEFAULT current_user,
+    session_role_name  name         NOT NULL DEFAULT session_user,
+    transaction_id     bigint       NOT NULL DEFAULT pg_catalog.txid_current(),
+    created_at         timestamptz  NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT pk_schema_changes PRIMARY KEY (id)
+);
+CREATE INDEX idx_schema_changes_table_name ON saas.schema_changes (table_name, created_at);
+COMMENT ON TABLE saas.schema_changes IS 'Append-only record of schema changes (DDL) of audited tables, written by an event trigger.';
+COMMENT ON COLUMN saas.schema_changes.table_name IS 'The audited table the change concerns (schema.table).';
+COMMENT ON COLUMN saas.schema_changes.command_tag IS 'The command, e.g. ALTER TABLE, DROP TRIGGER.';
+COMMENT ON COLUMN saas.schema_changes.object_identity IS 'The object the command created, changed or dropped (pg_identify_object).';
+COMMENT ON COLUMN saas.schema_changes.role_name IS 'current_user when the command ran.';
+COMMENT ON COLUMN saas.schema_changes.session_role_name IS 'session_user when the command ran (the login, whatever SET ROLE).';
+--#create schema_changes_guard
+CREATE TRIGGER schema_changes_append_only BEFORE UPDATE OR DELETE ON saas.schema_changes
+    FOR EACH ROW EXECUTE FUNCTION saas.schema_changes_guard();
+CREATE TRIGGER schema_changes_no_truncate BEFORE TRUNCATE ON saas.schema_changes
+    FOR EACH STATEMENT EXECUTE FUNCTION saas.schema_changes_guard();
+ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
+--#create _record_schema_change
+
+-- Undo from the audit log (45_undo.sql).
+--#create _revert_key_columns
+--#create _revert_tenant_column
+--#create _revert_join_strategy
+--#create _revert_segment
+--#create _revert_conflicts
+--#create _revert_changes
+--#create _revert_note
+--#create _audit_excluded_columns
+--#create revert_record
+--#create revert_transaction
+
 -- Every other function is created again as 0.5.0 ships it, so that what
 -- saas._extension_functions records as shipped is what the extension
 -- shipped, whatever was changed by hand before.
@@ -127,7 +174,52 @@ $do$;
 --#replace audit_trigger
 --#replace audit_table_name
 --#replace disable_audit
---#replace enable_audit
+--#create audit_refuse_truncate
+-- enable_audit gains on_truncate: a new signature, with the old one's grants.
+ALTER FUNCTION saas.enable_audit(pg_catalog.regclass, text[], text, text) RENAME TO _enable_audit_replaced;
+--#create enable_audit
+SELECT saas._regrant('saas.enable_audit(pg_catalog.regclass, text[], text, text, text)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text);
+-- Audited tables record TRUNCATE from now on (the default of 0.5.0): the
+-- same function with the same arguments as the table's audit trigger, read
+-- from tgargs (each argument followed by a NUL byte).
+DO $do$
+DECLARE
+    trg record;
+    rest bytea;
+    pos integer;
+    args text;
+BEGIN
+    FOR trg IN
+        SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl, t.tgnargs, t.tgargs
+          FROM pg_catalog.pg_trigger AS t
+         WHERE t.tgparentid OPERATOR(pg_catalog.=) 0
+           AND t.tgfoid OPERATOR(pg_catalog.=) 'saas.audit_trigger()'::pg_catalog.regprocedure
+           AND t.tgname IN ('saas_audit', 'saas_audit_insert', 'saas_audit_update', 'saas_audit_delete')
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS x
+                            WHERE x.tgrelid OPERATOR(pg_catalog.=) t.tgrelid
+                              AND x.tgname IN ('saas_audit_truncate', 'saas_audit_no_truncate'))
+         ORDER BY t.tgrelid, t.tgname
+    LOOP
+        rest := trg.tgargs;
+        args := NULL;
+        FOR i IN 1 .. trg.tgnargs LOOP
+            pos := pg_catalog.position(rest, pg_catalog.decode('00', 'hex'));  -- POSITION(x IN rest)
+            EXIT WHEN pos OPERATOR(pg_catalog.=) 0;
+            args := COALESCE(args OPERATOR(pg_catalog.||) ', ', '')
+                    OPERATOR(pg_catalog.||) pg_catalog.quote_literal(
+                        pg_catalog.convert_from(pg_catalog.substr(rest, 1, pos OPERATOR(pg_catalog.-) 1),
+                                                pg_catalog.getdatabaseencoding()));
+            rest := pg_catalog.substr(rest, pos OPERATOR(pg_catalog.+) 1);
+        END LOOP;
+        CONTINUE WHEN args IS NULL;  -- not installed by enable_audit: left alone
+        EXECUTE pg_catalog.format('CREATE TRIGGER saas_audit_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION saas.audit_trigger(%s)', trg.tbl, args);
+    END LOOP;
+END
+$do$;
 --#replace record_as_of
 --#replace current_tenant_id
 --#replace _require_transaction_block
@@ -169,6 +261,10 @@ SELECT saas._record_extension_functions(NULL);
 CREATE EVENT TRIGGER saas_schema_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION saas._ddl_command_start();
 ALTER EVENT TRIGGER saas_schema_ddl_command_start ENABLE ALWAYS;
+CREATE EVENT TRIGGER saas_schema_ddl_command_end ON ddl_command_end
+    EXECUTE FUNCTION saas._record_schema_change();
+CREATE EVENT TRIGGER saas_schema_sql_drop ON sql_drop
+    EXECUTE FUNCTION saas._record_schema_change();
 COMMENT ON EVENT TRIGGER saas_schema_ddl_command_start IS
     'saas_schema: lets a restore replace the tables CREATE EXTENSION made; refuses changes pg_dump would lose.';
 

@@ -5,6 +5,26 @@
 -- the rows of those tables, not what was added to them: dump with 0.5.0.
 -- (A table of 0.4.0 that was dropped in the meantime stops the downgrade.)
 
+-- What 0.4.0 has no place for stops the downgrade: the record of schema
+-- changes.  Keep it first if it matters (pg_dump --table=saas.schema_changes),
+-- then drop it.
+DO $do$
+DECLARE
+    recorded boolean := false;
+BEGIN
+    -- (Dynamic: the DBA may have dropped the table, as the hint says.)
+    IF pg_catalog.to_regclass('saas.schema_changes') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM saas.schema_changes)' INTO recorded;
+    END IF;
+    IF recorded THEN
+        RAISE EXCEPTION 'cannot downgrade to 0.4.0: saas.schema_changes holds records of schema changes'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = '0.4.0 does not record schema changes and has no table for them.',
+                  HINT = 'Keep them (pg_dump --table=saas.schema_changes), then DROP TABLE saas.schema_changes, and downgrade again.';
+    END IF;
+END
+$do$;
+
 -- 0.4.0 keeps its tables as members on every node, the Citus workers
 -- included, where its distribute() uses them as Citus' shell tables.  Since
 -- 0.5.0 a worker has tables only once they are distributed (Citus makes
@@ -29,9 +49,24 @@ END
 $do$;
 
 DROP EVENT TRIGGER saas_schema_ddl_command_start;
+DROP EVENT TRIGGER saas_schema_ddl_command_end;
+DROP EVENT TRIGGER saas_schema_sql_drop;
+DROP TABLE IF EXISTS saas.schema_changes;
+DROP FUNCTION saas.schema_changes_guard();
+DROP FUNCTION saas._record_schema_change();
+DROP FUNCTION saas.revert_transaction(bigint, boolean);
+DROP FUNCTION saas.revert_record(regclass, uuid, timestamptz);
+DROP FUNCTION saas._audit_excluded_columns(regclass);
+DROP FUNCTION saas._revert_note(jsonb);
+DROP FUNCTION saas._revert_changes(jsonb);
+DROP FUNCTION saas._revert_segment(regclass, integer);
+DROP FUNCTION saas._revert_conflicts(regclass, text, integer);
+DROP FUNCTION saas._revert_tenant_column(regclass);
+DROP FUNCTION saas._revert_join_strategy(bigint);
+DROP FUNCTION saas._revert_key_columns(regclass);
 
--- Tenant lifecycle.  0.4.0 knows none of the actions REDACT, EXPORT and
--- IMPORT: such audit rows become UPDATE rows with the action kept in
+-- Tenant lifecycle and TRUNCATE.  0.4.0 knows none of the actions REDACT,
+-- EXPORT, IMPORT and TRUNCATE: such audit rows become UPDATE rows with the action kept in
 -- metadata.saas_schema_action (the update to 0.5.0 maps them back), so that
 -- the downgrade loses no audit row.  Their table_name (saas.audit_logs, or
 -- saas.organizations with no record_id) keeps them out of every record's
@@ -45,12 +80,12 @@ DECLARE
     jobs text;
 BEGIN
     SELECT pg_catalog.count(*) INTO n FROM saas.audit_logs AS a
-     WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT') AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action';
+     WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE') AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action';
     IF n OPERATOR(pg_catalog.>) 0 THEN
-        RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: % REDACT/EXPORT/IMPORT audit rows have a metadata key saas_schema_action', n
+        RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: % REDACT/EXPORT/IMPORT/TRUNCATE audit rows have a metadata key saas_schema_action', n
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The downgrade keeps such rows as UPDATE rows naming their action in that key, which would overwrite the value they hold.',
-                  HINT = 'Stay on 0.5.0, or export those rows first (SELECT * FROM saas.audit_logs WHERE action IN (''REDACT'', ''EXPORT'', ''IMPORT'') AND metadata ? ''saas_schema_action'').';
+                  HINT = 'Stay on 0.5.0, or export those rows first (SELECT * FROM saas.audit_logs WHERE action IN (''REDACT'', ''EXPORT'', ''IMPORT'', ''TRUNCATE'') AND metadata ? ''saas_schema_action'').';
     END IF;
     IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
         EXECUTE $q$SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', j.jobname, j.jobid), ', ' ORDER BY j.jobid)
@@ -72,7 +107,7 @@ UPDATE saas.audit_logs AS a
    SET metadata = a.metadata OPERATOR(pg_catalog.||)
                   pg_catalog.jsonb_build_object('saas_schema_action', a.action),
        action = 'UPDATE'
- WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT');
+ WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
 SET LOCAL saas_audit.partition_maintenance = off;
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
     CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'));
@@ -148,6 +183,31 @@ SELECT pg_catalog.pg_extension_config_dump('saas.ticket_comments', '');
 SELECT pg_catalog.pg_extension_config_dump('saas.ticket_tags', '');
 SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs', '');
 SELECT pg_catalog.pg_extension_config_dump('saas.audit_logs_default', '');
+
+-- TRUNCATE is no longer audited: the truncate triggers go, enable_audit
+-- takes its 0.4.0 arguments again, with its grants.
+DO $do$
+DECLARE
+    trg record;
+BEGIN
+    FOR trg IN
+        SELECT t.tgname, t.tgrelid::pg_catalog.regclass AS tbl FROM pg_catalog.pg_trigger AS t
+         WHERE t.tgparentid OPERATOR(pg_catalog.=) 0
+           AND t.tgname IN ('saas_audit_truncate', 'saas_audit_no_truncate')
+           AND t.tgfoid IN ('saas.audit_trigger()'::pg_catalog.regprocedure,
+                            'saas.audit_refuse_truncate()'::pg_catalog.regprocedure)
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg.tgname, trg.tbl);
+    END LOOP;
+END
+$do$;
+DROP FUNCTION saas.audit_refuse_truncate();
+ALTER FUNCTION saas.enable_audit(pg_catalog.regclass, text[], text, text, text) RENAME TO _enable_audit_replaced;
+--#create enable_audit
+SELECT saas._regrant('saas.enable_audit(pg_catalog.regclass, text[], text, text)',
+                    (SELECT p.proacl FROM pg_catalog.pg_proc AS p
+                      WHERE p.oid = 'saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text, text)'::pg_catalog.regprocedure));
+DROP FUNCTION saas._enable_audit_replaced(pg_catalog.regclass, text[], text, text, text);
 
 -- record_history returns SETOF saas.audit_logs again, with its grants.
 ALTER FUNCTION saas.record_history(pg_catalog.regclass, uuid) RENAME TO _record_history_replaced;

@@ -182,7 +182,7 @@ sub customisation_checks {
          q{SELECT count(*) = 1 FROM pg_constraint WHERE conname = 'fk_invoices_organizations'
            AND confrelid = 'saas.organizations'::regclass}],
         ['own table audited with the exclusion (enable_audit)',
-         q{SELECT count(*) = 1 FROM pg_trigger WHERE tgrelid = 'app.invoices'::regclass
+         q{SELECT count(*) = 1 FROM pg_trigger WHERE tgrelid = 'app.invoices'::regclass AND tgname = 'saas_audit'
            AND tgfoid = 'saas.audit_trigger'::regproc AND encode(tgargs, 'escape') LIKE '%card_token%'}],
         ['own table tenant-isolated (enable_tenant_isolation)',
          q{SELECT relrowsecurity AND relforcerowsecurity AND EXISTS (SELECT FROM pg_policy

@@ -65,7 +65,7 @@ SELECT saas.enable_audit('app.items');
 SELECT saas.enable_audit('app.items');
 SELECT saas.enable_audit('app.item_tags');
 SELECT tgrelid::regclass, tgname, pg_catalog.encode(tgargs, 'escape') AS args
-  FROM pg_trigger WHERE tgname LIKE 'saas_audit%' AND tgrelid::regclass::text LIKE 'app.%' ORDER BY 1::text, 2;
+  FROM pg_trigger WHERE tgname LIKE 'saas_audit%' AND tgrelid::regclass::text LIKE 'app.%' ORDER BY tgrelid::regclass::text, tgname;
 
 -- Every tenant table of schema saas is audited out of the box (nothing is
 -- listed when all are).

@@ -20,7 +20,7 @@ SELECT tgname, tgtype, tgoldtable, tgnewtable FROM pg_trigger
  WHERE tgrelid = 'st.by_statement'::regclass ORDER BY tgname;
 -- Switching modes replaces the triggers (idempotent either way).
 SELECT saas.enable_audit('st.by_statement', ARRAY['secret'], mode => 'row');
-SELECT tgname FROM pg_trigger WHERE tgrelid = 'st.by_statement'::regclass;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'st.by_statement'::regclass ORDER BY tgname;
 SELECT saas.enable_audit('st.by_statement', ARRAY['secret'], mode => 'statement');
 SELECT count(*) AS statement_triggers FROM pg_trigger WHERE tgrelid = 'st.by_statement'::regclass;
 

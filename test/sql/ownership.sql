@@ -1,7 +1,7 @@
 -- The tables are the DBA's; what pg_dump would lose is refused when it is
 -- typed; saas.lint() reports what an older install (or a superuser who
 -- switched the guard off) left behind, with fixes that work.  The dump and
--- restore paths themselves are tested on real clusters (test/t/040_ownership.pl).
+-- restore paths themselves are tested on real clusters (test/t/130_ownership.pl).
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS saas CASCADE;
 DROP SCHEMA IF EXISTS own CASCADE;
@@ -115,6 +115,7 @@ SET ROLE regress_own_owner;
 SELECT pg_temp.err($$SELECT saas.repair_extension_member('saas.lint(name)')$$);
 RESET ROLE;
 
+SELECT count(*) AS personal_labels FROM pg_seclabel WHERE provider = 'saas_schema';
 -- DROP EXTENSION keeps every row: without CASCADE it refuses...
 SELECT pg_temp.err($$DROP EXTENSION saas_schema$$);
 SET client_min_messages = warning;
@@ -124,6 +125,9 @@ RESET client_min_messages;
 -- used its functions, never a table or a row.
 SELECT count(*) AS organizations_kept FROM saas.organizations;
 SELECT count(*) AS tables_kept FROM pg_class WHERE relnamespace = 'saas'::regnamespace AND relkind IN ('r', 'p');
+-- The personal-column declarations (security labels of the extension's
+-- provider) go with it: without its library no restore could set them.
+SELECT count(*) AS personal_labels_left FROM pg_seclabel WHERE provider = 'saas_schema';
 -- Creating it again over the kept tables is refused up front.
 SELECT pg_temp.err($$CREATE EXTENSION saas_schema$$);
 -- Losing the data takes the explicit command.

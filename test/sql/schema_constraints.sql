@@ -169,7 +169,8 @@ END $$;
 -- Before:
 SELECT c.relname, pg_temp.count_rows(c.oid, :A) AS acme_rows, pg_temp.count_rows(c.oid, :B) AS beta_rows
 FROM pg_class c
-WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind = 'r' AND c.relname <> 'audit_logs'
+WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind = 'r'
+  AND c.relname NOT IN ('audit_logs', 'schema_changes')  -- logs, not tenant tables
   AND NOT c.relispartition
 ORDER BY c.relname;
 -- Deleting an organization removes all of its rows (users included, even
@@ -179,6 +180,7 @@ DELETE FROM saas.organizations WHERE slug = 'acme';
 -- After:
 SELECT c.relname, pg_temp.count_rows(c.oid, :A) AS acme_rows, pg_temp.count_rows(c.oid, :B) AS beta_rows
 FROM pg_class c
-WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind = 'r' AND c.relname <> 'audit_logs'
+WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind = 'r'
+  AND c.relname NOT IN ('audit_logs', 'schema_changes')  -- logs, not tenant tables
   AND NOT c.relispartition
 ORDER BY c.relname;

@@ -86,13 +86,13 @@ CREATE TEMP VIEW tenant_rule_violations AS
 SELECT 'no organization_id: ' || c.relname AS name
 FROM pg_class c
 WHERE c.relnamespace = 'saas'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND c.relname <> 'organizations'
+  AND c.relname NOT IN ('organizations', 'schema_changes')  -- the tenant root; the one log of DDL for all tenants
   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'organization_id'
                   AND a.attnotnull AND NOT a.attisdropped)
 UNION ALL
 SELECT 'unique without organization_id: ' || i.indexrelid::regclass
 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
-WHERE i.indisunique AND t.relnamespace = 'saas'::regnamespace AND t.relname <> 'organizations'
+WHERE i.indisunique AND t.relnamespace = 'saas'::regnamespace AND t.relname NOT IN ('organizations', 'schema_changes')
   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'organization_id'
                   AND a.attnum = ANY (i.indkey::int2[]))
 UNION ALL

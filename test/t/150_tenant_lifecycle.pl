@@ -224,6 +224,17 @@ is($origin->safe_psql('src', "SELECT count(*) FROM saas.users WHERE email = '$em
 $target->safe_psql('dst', "SELECT count(*) FROM saas.export_tenant('$org1')");
 my $audit_sql = q{SELECT count(*) || ':' || md5(string_agg(to_jsonb(a)::text, E'\n' ORDER BY a.id)) FROM saas.audit_logs AS a};
 my $audit_before = $target->safe_psql('dst', $audit_sql);
+# 0.4.0 has no record of schema changes: the downgrade refuses while
+# saas.schema_changes holds any, and goes on once the DBA has kept and
+# dropped them.
+if ($target->safe_psql('dst', 'SELECT count(*) FROM saas.schema_changes') > 0) {
+    ($rc, $out, $err) = $target->psql('dst', "\\set VERBOSITY verbose\nALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
+    like($err, qr/ERROR:  55000: cannot downgrade to 0\.4\.0: saas\.schema_changes holds records of schema changes/,
+         'the downgrade refuses (55000) while saas.schema_changes holds records');
+    $target->safe_psql('dst', 'DROP TABLE saas.schema_changes');
+} else {
+    pass('no schema change recorded: nothing for the downgrade to refuse');
+}
 ($rc, $out, $err) = $target->psql('dst', "ALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
 is($rc, 0, 'ALTER EXTENSION saas_schema UPDATE TO \'0.4.0\' with lifecycle audit rows') or diag($err);
 is($target->safe_psql('dst', q{SELECT string_agg(metadata->>'saas_schema_action', ',' ORDER BY metadata->>'saas_schema_action')
@@ -247,7 +258,7 @@ $target->safe_psql('refuse', q{
     SELECT count(*) FROM saas.export_tenant('00000000-0000-7000-8000-00000000e001');
     COMMIT;});
 ($rc, $out, $err) = $target->psql('refuse', "\\set VERBOSITY verbose\nALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
-like($err, qr/ERROR:  55000: saas_schema 0\.5\.0 -> 0\.4\.0: 1 REDACT\/EXPORT\/IMPORT audit rows have a metadata key saas_schema_action/,
+like($err, qr/ERROR:  55000: saas_schema 0\.5\.0 -> 0\.4\.0: 1 REDACT\/EXPORT\/IMPORT\/TRUNCATE audit rows have a metadata key saas_schema_action/,
      'the downgrade refuses (55000) when relabelling would overwrite a metadata key saas_schema_action');
 is($target->safe_psql('refuse', q{SELECT e.extversion || ' ' || (SELECT a.metadata->>'saas_schema_action' FROM saas.audit_logs a
                                    WHERE a.action = 'EXPORT') FROM pg_extension e WHERE e.extname = 'saas_schema'}),
@@ -334,6 +345,8 @@ SKIP: {
                                                             AND d.status = 'succeeded')}),
        'pg_cron ran saas.audit_create_partitions(3) as scheduled, successfully');
     # A downgrade would leave the purge job calling a function 0.4.0 lacks: refused.
+    # (Records of schema changes, which would stop it first, kept elsewhere.)
+    $origin->safe_psql('src', 'DROP TABLE IF EXISTS saas.schema_changes');
     ($rc, $out, $err) = $origin->psql('src', "\\set VERBOSITY verbose\nALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
     like($err, qr/ERROR:  2BP01: saas_schema 0\.5\.0 -> 0\.4\.0: pg_cron jobs call tenant lifecycle functions that 0\.4\.0 does not have: saas_schema\[src\]: purge soft-deleted \(\d+\)\n/,
          'the downgrade refuses (2BP01) while a pg_cron job of this database calls a function it drops');

@@ -1,4 +1,3 @@
-#!/usr/bin/env bash
 # Concurrency: 8 pgbench clients, as the application role, hammer a small hot
 # set of tasks for SAAS_CONC_SECONDS (short mode 60 s, long mode 300 s):
 # updates of one task or of two tasks in a fixed order, comment edits,
@@ -13,36 +12,32 @@
 #     every NEW.updated_at < OLD.updated_at (must stay empty; the trigger is
 #     shown to fire on a forced backwards write), and the audit rows'
 #     new_values->updated_at never decrease per record in audit id order.
-set -uo pipefail
-source "$(dirname "$0")/../lib.sh"
-DB=saas_conc
-APP=regress_conc_app
-CLIENTS=8
-if [ -n "${SAAS_CONC_SECONDS:-}" ]; then SECONDS_RUN=$SAAS_CONC_SECONDS
-elif [ "${SAAS_TEST_MODE:-short}" = long ]; then SECONDS_RUN=300
-else SECONDS_RUN=60; fi
-WORK="$(mktemp -d /tmp/saas-conc.XXXXXX)"
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
-PGBENCH="${PGBIN:+$PGBIN/}pgbench"
 
-[ -n "${SAAS_SERVER_LOG:-}" ] && [ -f "$SAAS_SERVER_LOG" ]
-ok $? "server log is known" || { done_testing; exit 1; }
+use strict;
+use warnings FATAL => 'all';
 
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-psql -X -q -v ON_ERROR_STOP=1 -d $DB >/dev/null <<SQL
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use SaasTest;
+
+my $db      = 'saas_conc';
+my $app     = 'regress_conc_app';
+my $clients = 8;
+my $seconds = SaasTest::mode_value('SAAS_CONC_SECONDS', 60, 300);
+my $tmp     = PostgreSQL::Test::Utils::tempdir('conc');
+
+my $node = SaasTest::new_node('conc');
+SaasTest::create_saas_db($node, $db);
+SaasTest::create_app_role($node, $db, $app);
+
+my ($ret, $out, $err) = $node->psql(
+	$db, qq{
 SET client_min_messages = warning;
-CREATE EXTENSION saas_schema CASCADE;
-DO \$\$ BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$APP') THEN
-        EXECUTE 'DROP OWNED BY $APP'; EXECUTE 'DROP ROLE $APP';
-    END IF;
-END \$\$;
-CREATE ROLE $APP LOGIN;
-SELECT saas.grant_app_access('$APP');
 INSERT INTO saas.organizations (name, slug) SELECT 'Org ' || g, 'org-' || g FROM generate_series(1, 2) g;
 INSERT INTO saas.users (organization_id, email, password_hash)
-SELECT id, 'u@' || slug || '.example', 'h' FROM saas.organizations;
+SELECT id, 'u\@' || slug || '.example', 'h' FROM saas.organizations;
 INSERT INTO saas.projects (organization_id, name) SELECT id, 'hot project' FROM saas.organizations;
 -- The hot set: 10 tasks (5 per tenant), 2 comments each.
 CREATE TABLE conc_hot (n int PRIMARY KEY, org uuid NOT NULL, task_id uuid NOT NULL, author_id uuid NOT NULL);
@@ -90,28 +85,37 @@ BEGIN
     END IF;
     RETURN saas.restore('saas.tasks', h.task_id);
 END \$\$;
-GRANT SELECT ON conc_hot, conc_hot_comment TO $APP;
-GRANT INSERT ON conc_log, conc_violation TO $APP;
-GRANT USAGE ON SEQUENCE conc_log_id_seq TO $APP;
-SQL
-ok $? "database, hot set (10 tasks, 20 comments) and side tables prepared"
+GRANT SELECT ON conc_hot, conc_hot_comment TO $app;
+GRANT INSERT ON conc_log, conc_violation TO $app;
+GRANT USAGE ON SEQUENCE conc_log_id_seq TO $app;
+});
+is($ret, 0,
+	'database, hot set (10 tasks, 20 comments) and side tables prepared')
+  or diag $err;
 
 # The violation trigger really catches a backwards write (the check can fail).
-n=$(psql -X -q -At -v ON_ERROR_STOP=1 -d $DB <<'SQL'
+is( $node->safe_psql(
+		$db, q{
 BEGIN;
 ALTER TABLE saas.tasks DISABLE TRIGGER trg_tasks_updated_at;
 UPDATE saas.tasks SET updated_at = updated_at - interval '1 hour' WHERE id = (SELECT task_id FROM conc_hot WHERE n = 1);
 SELECT count(*) FROM conc_violation;
 ROLLBACK;
-SQL
-)
-is "$n" "1" "the updated_at violation trigger fires on a backwards write (then rolled back)"
-q $DB "SELECT tgname FROM pg_trigger WHERE tgrelid = 'saas.tasks'::regclass AND tgname = 'trg_tasks_updated_at'" | grep -q trg_tasks_updated_at
-ok $? "tasks has the updated_at trigger (trg_tasks_updated_at)"
+}),
+	'1',
+	'the updated_at violation trigger fires on a backwards write (then rolled back)'
+);
+is( $node->safe_psql(
+		$db,
+		"SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.tasks'::regclass AND tgname = 'trg_tasks_updated_at'"
+	),
+	'1',
+	'tasks has the updated_at trigger (trg_tasks_updated_at)');
 
 # The workload.  Each script is one transaction; each picks its tenant from
 # the hot row it touches.
-cat >"$WORK/update_task.sql" <<'SQL'
+my %scripts = (
+	'update_task@4' => q{
 \set n random(1, 10)
 BEGIN;
 SELECT saas.set_tenant(org) FROM conc_hot WHERE n = :n;
@@ -119,9 +123,9 @@ WITH u AS (UPDATE saas.tasks t SET priority = 1 + t.priority % 5, description = 
            FROM conc_hot h WHERE h.n = :n AND t.organization_id = h.org AND t.id = h.task_id RETURNING 1)
 INSERT INTO conc_log (kind, changes) SELECT 'update_task', count(*) FROM u;
 COMMIT;
-SQL
-# Two tasks of one tenant, lower n first: a fixed lock order.
-cat >"$WORK/update_pair.sql" <<'SQL'
+},
+	# Two tasks of one tenant, lower n first: a fixed lock order.
+	'update_pair@2' => q{
 \set a random(1, 4)
 \set b random(:a + 1, 5)
 \set base 5 * random(0, 1)
@@ -134,8 +138,8 @@ WITH u AS (UPDATE saas.tasks t SET status = CASE t.status WHEN 'todo' THEN 'in_p
            FROM conc_hot h WHERE h.n = :base + :b AND t.organization_id = h.org AND t.id = h.task_id RETURNING 1)
 INSERT INTO conc_log (kind, changes) SELECT 'update_pair', count(*) FROM u;
 COMMIT;
-SQL
-cat >"$WORK/edit_comment.sql" <<'SQL'
+},
+	'edit_comment@3' => q{
 \set c random(1, 20)
 BEGIN;
 SELECT saas.set_tenant(h.org) FROM conc_hot h JOIN conc_hot_comment c ON c.task_n = h.n WHERE c.n = :c;
@@ -144,8 +148,8 @@ WITH u AS (UPDATE saas.task_comments tc SET body = 'edit ' || txid_current()
            WHERE c.n = :c AND tc.organization_id = h.org AND tc.id = c.comment_id RETURNING 1)
 INSERT INTO conc_log (kind, changes) SELECT 'edit_comment', count(*) FROM u;
 COMMIT;
-SQL
-cat >"$WORK/add_comment.sql" <<'SQL'
+},
+	'add_comment@2' => q{
 \set n random(1, 10)
 BEGIN;
 SELECT saas.set_tenant(org) FROM conc_hot WHERE n = :n;
@@ -153,70 +157,103 @@ WITH i AS (INSERT INTO saas.task_comments (organization_id, task_id, author_id, 
            SELECT org, task_id, author_id, 'new ' || txid_current() FROM conc_hot WHERE n = :n RETURNING 1)
 INSERT INTO conc_log (kind, changes) SELECT 'add_comment', count(*) FROM i;
 COMMIT;
-SQL
-cat >"$WORK/toggle.sql" <<'SQL'
+},
+	'toggle@2' => q{
 \set n random(1, 10)
 BEGIN;
 SELECT saas.set_tenant(org) FROM conc_hot WHERE n = :n;
 INSERT INTO conc_log (kind, changes) SELECT 'toggle', conc_toggle(:n);
 COMMIT;
-SQL
+});
 
-audit_sql="SELECT count(*) FROM saas.audit_logs WHERE table_name IN ('saas.tasks', 'saas.task_comments')"
-audit_before=$(q $DB "$audit_sql")
-log_offset=$(stat -c %s "$SAAS_SERVER_LOG")
-start=$(date +%s)
-"$PGBENCH" -n -U $APP -d $DB -c $CLIENTS -j 2 -T "$SECONDS_RUN" \
-    -f "$WORK/update_task.sql@4" -f "$WORK/update_pair.sql@2" -f "$WORK/edit_comment.sql@3" \
-    -f "$WORK/add_comment.sql@2" -f "$WORK/toggle.sql@2" >"$WORK/pgbench.out" 2>&1
-rc=$?
-elapsed=$(($(date +%s) - start))
-is "$rc" 0 "pgbench exited 0 after ${elapsed}s" || sed 's/^/#   /' "$WORK/pgbench.out" | tail -20
-processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
-failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
-tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
-[ -n "$processed" ] && [ "$processed" -gt 0 ]
-ok $? "pgbench committed transactions (${processed:-none})"
-is "${failed:-missing}" "0" "no failed transactions"
-! grep -qiE "aborted|client [0-9]+ .*error" "$WORK/pgbench.out"
-ok $? "no client aborted" || grep -iE "aborted|error" "$WORK/pgbench.out" | head -5 | sed 's/^/#   /'
-newlog="$WORK/server.log"
-tail -c +"$((log_offset + 1))" "$SAAS_SERVER_LOG" >"$newlog"
-is "$(grep -c 'deadlock detected' "$newlog")" 0 "no deadlock detected in the server log"
-is "$(grep -c 'ERROR:' "$newlog")" 0 "no ERROR in the server log during the run"
-grep -E 'ERROR:|DETAIL:' "$newlog" | head -6 | sed 's/^/#   /'
+my $audit_sql =
+  "SELECT count(*) FROM saas.audit_logs WHERE table_name IN ('saas.tasks', 'saas.task_comments')";
+my $audit_before = $node->safe_psql($db, $audit_sql);
+my $log_pos      = SaasTest::log_position($node);
+my $start        = time;
 
-logged=$(q $DB "SELECT count(*) FROM conc_log WHERE kind <> 'update_pair'") # a pair logs twice
-pairs=$(q $DB "SELECT count(*) / 2 FROM conc_log WHERE kind = 'update_pair'")
-is "$((logged + pairs))" "${processed:-x}" "every pgbench transaction is in conc_log (committed == logged)"
-changes=$(q $DB "SELECT sum(changes) FROM conc_log")
-audit_after=$(q $DB "$audit_sql")
-is "$((audit_after - audit_before))" "$changes" "audit rows written during the run == rows changed by committed transactions ($changes)"
-q $DB "SELECT '# figure: ' || kind || ': ' || count(*) || ' transactions, ' || sum(changes) || ' rows' FROM conc_log GROUP BY kind ORDER BY kind"
-toggles=$(q $DB "SELECT count(*) FROM conc_log WHERE kind = 'toggle'")
-cascaded=$(q $DB "SELECT count(*) FROM conc_log WHERE kind = 'toggle' AND changes > 1")
-[ "$toggles" -gt 0 ] && [ "$cascaded" -gt 0 ]
-ok $? "soft-delete/restore toggles ran ($toggles), $cascaded of them cascading to comments"
-actions=$(q $DB "SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM saas.audit_logs")
-is "$actions" "INSERT,RESTORE,SOFT_DELETE,UPDATE" "audit actions seen: $actions"
+# -l: one line per transaction in $tmp/txn.*, the count of committed
+# transactions compared with conc_log below.
+$node->pgbench(
+	"--no-vacuum --client=$clients --jobs=2 --time=$seconds --log --log-prefix=$tmp/txn --username=$app",
+	0,
+	[
+		qr/^number of transactions actually processed: [1-9]/m,
+		qr/^number of failed transactions: 0 /m
+	],
+	[qr/\A(?![\s\S]*(?:aborted|error))/i],
+	"pgbench ($clients clients as $app, $seconds s):",
+	\%scripts,
+	$db);
+my $elapsed = time - $start;
 
-is "$(q $DB "SELECT count(*) FROM conc_violation")" 0 "updated_at never moved backwards (violation trigger)"
-out=$(q $DB "WITH a AS (
+my $processed = 0;
+for my $f (glob "$tmp/txn.*")
+{
+	$processed += () = slurp_file($f) =~ /\n/g;
+}
+
+my $newlog = SaasTest::log_since($node, $log_pos);
+is(SaasTest::count_matches($newlog, qr/deadlock detected/),
+	0, 'no deadlock detected in the server log');
+is(SaasTest::count_matches($newlog, qr/ERROR:/),
+	0, 'no ERROR in the server log during the run')
+  or diag join "\n", grep { /ERROR:|DETAIL:/ } split /\n/, $newlog;
+
+my ($logged, $pairs, $changes) = split /\|/, $node->safe_psql(
+	$db, q{
+SELECT count(*) FILTER (WHERE kind <> 'update_pair'),  -- a pair logs twice
+       count(*) FILTER (WHERE kind = 'update_pair') / 2,
+       sum(changes)
+  FROM conc_log});
+is($logged + $pairs, $processed,
+	"every pgbench transaction is in conc_log (committed == logged: $processed)");
+my $audit_after = $node->safe_psql($db, $audit_sql);
+is($audit_after - $audit_before, $changes,
+	"audit rows written during the run == rows changed by committed transactions ($changes)"
+);
+note 'figure: ' . $_
+  for split /\n/, $node->safe_psql($db,
+	"SELECT kind || ': ' || count(*) || ' transactions, ' || sum(changes) || ' rows' FROM conc_log GROUP BY kind ORDER BY kind"
+  );
+
+my ($toggles, $cascaded) = split /\|/, $node->safe_psql($db,
+	"SELECT count(*), count(*) FILTER (WHERE changes > 1) FROM conc_log WHERE kind = 'toggle'"
+);
+cmp_ok($toggles, '>', 0, "soft-delete/restore toggles ran ($toggles)");
+cmp_ok($cascaded, '>', 0,
+	"$cascaded of the toggles cascaded to the task's comments");
+is( $node->safe_psql(
+		$db,
+		"SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM saas.audit_logs"
+	),
+	'INSERT,RESTORE,SOFT_DELETE,UPDATE',
+	'the audit log holds inserts, updates, soft deletes and restores');
+
+is($node->safe_psql($db, 'SELECT count(*) FROM conc_violation'),
+	'0', 'updated_at never moved backwards (violation trigger)');
+my ($below_prev, $below_old, $rows) = split /\|/, $node->safe_psql(
+	$db, q{
+WITH a AS (
     SELECT record_id, id, (new_values->>'updated_at')::timestamptz AS nu,
            (old_values->>'updated_at')::timestamptz AS ou
       FROM saas.audit_logs
      WHERE table_name IN ('saas.tasks', 'saas.task_comments') AND new_values ? 'updated_at'),
   l AS (SELECT *, lag(nu) OVER (PARTITION BY record_id ORDER BY id) AS prev FROM a)
-SELECT count(*) FILTER (WHERE nu < prev) || ' ' || count(*) FILTER (WHERE nu < ou) || ' ' || count(*)
-  FROM l")
-set -- $out
-is "${1:-x} ${2:-x}" "0 0" "audit rows: new updated_at never below the previous one per record, nor below old_values (${3:-0} rows checked)"
-[ "${3:-0}" -gt 1000 ]
-ok $? "the audit check covered a non-trivial number of rows (${3:-0})"
-same_ts=$(q $DB "SELECT count(*) FROM saas.audit_logs WHERE action = 'UPDATE' AND NOT changed_columns @> '{updated_at}'")
-echo "# figure: updates that kept the stored (later) updated_at: $same_ts"
+SELECT count(*) FILTER (WHERE nu < prev), count(*) FILTER (WHERE nu < ou), count(*) FROM l});
+is($below_prev, 0,
+	"audit rows: new updated_at never below the previous one of its record ($rows rows)"
+);
+is($below_old, 0, 'audit rows: new updated_at never below old_values');
+cmp_ok($rows, '>', 1000,
+	"the audit check covered a non-trivial number of rows ($rows)");
+note 'figure: updates that kept the stored (later) updated_at: '
+  . $node->safe_psql($db,
+	"SELECT count(*) FROM saas.audit_logs WHERE action = 'UPDATE' AND NOT changed_columns @> '{updated_at}'"
+  );
+note sprintf(
+	'figure: clients=%d seconds=%d transactions=%d tps=%.0f audit_rows=%d',
+	$clients, $seconds, $processed, $processed / $elapsed,
+	$audit_after - $audit_before);
 
-echo "# figure: clients=$CLIENTS seconds=$SECONDS_RUN transactions=$processed tps=$tps audit_rows=$((audit_after - audit_before))"
-grep -E '^(latency average|tps)' "$WORK/pgbench.out" | sed 's/^/# pgbench: /'
-psql -X -q -d postgres -c "DROP DATABASE $DB" -c "DROP ROLE $APP"
-done_testing
+done_testing();

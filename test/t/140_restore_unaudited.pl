@@ -56,7 +56,7 @@ is($node->safe_psql('restored', q{SELECT extversion FROM pg_extension WHERE extn
     'the restore created the current version');
 is($node->safe_psql('restored', 'SELECT count(*) FROM saas.tasks'), '60', 'the rows are restored');
 is($node->safe_psql('restored', q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'saas.tasks'::regclass
-                                   AND tgfoid = 'saas.audit_trigger'::regproc}),
+                                   AND tgfoid = 'saas.audit_trigger'::regproc AND tgname = 'saas_audit'}),
     '1', 'into tables that had the audit trigger while the rows were loaded');
 is($node->safe_psql('restored', 'SELECT count(*) FROM saas.audit_logs'), $old_audit,
     'the restore wrote no audit row');

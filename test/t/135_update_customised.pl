@@ -35,7 +35,10 @@ $node->safe_psql('postgres', 'CREATE ROLE regress_app; CREATE ROLE regress_repor
 
 # Rows compared across versions: the audit log grows with what updates do
 # (the ticket-number backfill), and tickets gain their number in 0.2.0.
-my %compare = (skip => qr/^saas\.audit_logs/, without => { 'saas.tickets' => ['number'] });
+# The logs are left out: the audit log gains the update's own rows, and the
+# log of schema changes is new in 0.5.0 (empty after the update: the
+# downgrade below refuses otherwise).
+my %compare = (skip => qr/^saas\.(audit_logs|schema_changes)/, without => { 'saas.tickets' => ['number'] });
 
 for my $version (grep { $_ ne $newest } @versions) {
     my $db = 'from_' . ($version =~ tr/./_/r);
