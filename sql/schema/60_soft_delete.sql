@@ -112,7 +112,10 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call saas.set_tenant(organization_id) first, in the same transaction.';
     END IF;
-    EXECUTE pg_catalog.format('SELECT deleted_at FROM %s WHERE organization_id = $1 AND id = $2 FOR UPDATE', tbl)
+    -- NO KEY UPDATE: a soft delete changes no key, so inserts of children
+    -- (whose foreign-key checks take KEY SHARE) need not wait, and cannot
+    -- deadlock with it.
+    EXECUTE pg_catalog.format('SELECT deleted_at FROM %s WHERE organization_id = $1 AND id = $2 FOR NO KEY UPDATE', tbl)
         INTO deleted_at USING tenant, row_id;
     GET DIAGNOSTICS found_rows = ROW_COUNT;  -- EXECUTE does not set FOUND
     IF found_rows = 0 THEN

@@ -79,7 +79,7 @@ DECLARE
 BEGIN
     SELECT * INTO STRICT h FROM conc_hot WHERE n = n_task;
     SELECT deleted_at INTO STRICT d FROM saas.tasks
-     WHERE organization_id = h.org AND id = h.task_id FOR UPDATE;
+     WHERE organization_id = h.org AND id = h.task_id FOR NO KEY UPDATE;
     IF d IS NULL THEN
         RETURN saas.soft_delete('saas.tasks', h.task_id);
     END IF;
