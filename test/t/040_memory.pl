@@ -115,8 +115,8 @@ is( $node->safe_psql(
 		$db,
 		"SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'mem_items'::regclass AND tgname LIKE 'saas_audit%'"
 	),
-	'saas_audit_delete,saas_audit_insert,saas_audit_update',
-	'statement-mode triggers installed');
+	'saas_audit_delete,saas_audit_insert,saas_audit_truncate,saas_audit_update',
+	'statement-mode triggers installed (and the one for TRUNCATE)');
 @r = run_update();
 ok($r[0], "statement-mode audited UPDATE of $rows rows");
 $m{statement} = [ @r[ 1 .. 4 ] ];
