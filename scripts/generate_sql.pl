@@ -204,7 +204,9 @@ sub changed_functions {
 sub search_path_preamble {
     return "\n-- Names the script does not qualify resolve in pg_catalog only (see\n"
       . "-- scripts/generate_sql.pl, search_path_preamble).\n"
-      . "SET LOCAL search_path = pg_catalog, pg_temp;\n";
+      . "-- (set_config rather than SET LOCAL: Citus forwards a SET command in an\n"
+      . "-- extension script to the workers as the text of the whole script.)\n"
+      . "SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);\n";
 }
 
 # The first version released as a trusted extension: the update scripts

@@ -104,8 +104,10 @@ $do$;
 ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
 SET LOCAL saas_audit.partition_maintenance = on;
 UPDATE saas.audit_logs AS a
+   -- (jsonb_object, not the STABLE jsonb_build_object: Citus refuses
+   -- STABLE functions of columns in an UPDATE of a distributed table.)
    SET metadata = a.metadata OPERATOR(pg_catalog.||)
-                  pg_catalog.jsonb_build_object('saas_schema_action', a.action),
+                  pg_catalog.jsonb_object(ARRAY['saas_schema_action', a.action]),
        action = 'UPDATE'
  WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
 SET LOCAL saas_audit.partition_maintenance = off;

@@ -42,8 +42,8 @@ my @trusted_scripts = ("saas_schema--$versions[-1].sql",
 for my $name (@trusted_scripts) {
     my $text = $tree->read_extension_file($name);
     (my $code = $text) =~ s/^\s*--.*\n//mg;
-    like($code, qr/\A\s*\\echo [^\n]*\n\s*SET LOCAL search_path = pg_catalog, pg_temp;\n/,
-         "$name: its first statement is SET LOCAL search_path = pg_catalog, pg_temp");
+    like($code, qr/\A\s*\\echo [^\n]*\n\s*SELECT pg_catalog\.set_config\('search_path', 'pg_catalog, pg_temp', true\);\n/,
+         "$name: its first statement pins search_path to pg_catalog, pg_temp for the script");
     # (Statements start in the first column; functions' SET clauses are indented.)
     my @path_changes = $code =~ /^(?:SET|RESET)\b[^;]*search_path|set_config\('search_path'/mgi;
     is(scalar(@path_changes), 1, "$name: and nothing else changes the search_path");
