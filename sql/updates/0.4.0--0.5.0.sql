@@ -37,7 +37,9 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 -- metadata.saas_schema_action) get their action back first; the CHECK is
 -- then validated against every row.
 ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
-SET LOCAL saas_audit.partition_maintenance = on;
+-- (In a DO block: Citus forwards a top-level SET in an extension script to
+-- the workers as the text of the whole script, a plpgsql SET as itself.)
+DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
 UPDATE saas.audit_logs AS a
    SET action = a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action',
        metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
@@ -50,7 +52,7 @@ UPDATE saas.audit_logs AS a
         OR (a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' OPERATOR(pg_catalog.=) 'TRUNCATE'
             AND a.record_id IS NULL AND a.new_values IS NULL
             AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
-SET LOCAL saas_audit.partition_maintenance = off;
+DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
 -- (One action a line, as in sql/schema/40_audit.sql.)
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
       'INSERT'

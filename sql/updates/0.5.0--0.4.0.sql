@@ -102,7 +102,9 @@ BEGIN
 END
 $do$;
 ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
-SET LOCAL saas_audit.partition_maintenance = on;
+-- (In a DO block: Citus forwards a top-level SET in an extension script to
+-- the workers as the text of the whole script, a plpgsql SET as itself.)
+DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
 UPDATE saas.audit_logs AS a
    -- (jsonb_object, not the STABLE jsonb_build_object: Citus refuses
    -- STABLE functions of columns in an UPDATE of a distributed table.)
@@ -110,7 +112,7 @@ UPDATE saas.audit_logs AS a
                   pg_catalog.jsonb_object(ARRAY['saas_schema_action', a.action]),
        action = 'UPDATE'
  WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
-SET LOCAL saas_audit.partition_maintenance = off;
+DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
 ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
     CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'));
 -- The default personal columns go (labels the DBA added elsewhere stay).
