@@ -36,7 +36,10 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 -- downgrade to 0.4.0 relabelled (UPDATE, with the action kept in
 -- metadata.saas_schema_action) get their action back first; the CHECK is
 -- then validated against every row.
-ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
+-- (ALTER TABLE of audit_logs through EXECUTE: Citus forwards a top-level
+-- ALTER TABLE of a distributed table in an extension script to the workers
+-- as the text of the whole script.)
+DO $do$ BEGIN EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action'; END $do$;
 -- (In a DO block: Citus forwards a top-level SET in an extension script to
 -- the workers as the text of the whole script, a plpgsql SET as itself.)
 DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
@@ -54,7 +57,7 @@ UPDATE saas.audit_logs AS a
             AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
 DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
 -- (One action a line, as in sql/schema/40_audit.sql.)
-ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
+DO $do$ BEGIN EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
       'INSERT'
     , 'UPDATE'
     , 'DELETE'
@@ -64,7 +67,7 @@ ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action I
     , 'EXPORT'
     , 'IMPORT'
     , 'TRUNCATE'
-));
+))$sql$; END $do$;
 
 --#create _require_no_transaction_block
 --#create _require_admin

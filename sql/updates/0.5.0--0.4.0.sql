@@ -101,7 +101,10 @@ BEGIN
     END IF;
 END
 $do$;
-ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action;
+-- (ALTER TABLE of audit_logs through EXECUTE: Citus forwards a top-level
+-- ALTER TABLE of a distributed table in an extension script to the workers
+-- as the text of the whole script.)
+DO $do$ BEGIN EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action'; END $do$;
 -- (In a DO block: Citus forwards a top-level SET in an extension script to
 -- the workers as the text of the whole script, a plpgsql SET as itself.)
 DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
@@ -113,8 +116,8 @@ UPDATE saas.audit_logs AS a
        action = 'UPDATE'
  WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
 DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
-ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
-    CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'));
+DO $do$ BEGIN EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
+    CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'))$sql$; END $do$;
 -- The default personal columns go (labels the DBA added elsewhere stay).
 DO $do$
 DECLARE
