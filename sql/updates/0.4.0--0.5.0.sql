@@ -197,6 +197,11 @@ DECLARE
     pos integer;
     args text;
 BEGIN
+    -- On Citus the audited tables are distributed: their triggers are
+    -- created the way saas.distribute() creates them.
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
     FOR trg IN
         SELECT DISTINCT ON (t.tgrelid) t.tgrelid::pg_catalog.regclass AS tbl, t.tgnargs, t.tgargs
           FROM pg_catalog.pg_trigger AS t
