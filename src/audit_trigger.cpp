@@ -18,7 +18,6 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
 }
@@ -282,9 +281,7 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
                                                 RelationGetRelationName(rel)));
     MemoryContext caller_context = CurrentMemoryContext;
     saas::SavedUser saved = saas::become_table_owner(rel->rd_rel->relowner);
-    int guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    int guc_level = saas::pin_catalog_search_path();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     int rc = SPI_execute(sql.data, true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
@@ -303,7 +300,7 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
         row_counts[i] = DatumGetInt64(count);
     }
     SPI_finish();
-    AtEOXact_GUC(true, guc_level);
+    saas::unpin_search_path(guc_level);
     saas::restore_user(saved);
 
     for (uint64 i = 0; i < tenants; i++) {

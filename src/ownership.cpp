@@ -14,6 +14,7 @@
 //     changing which objects belong to the extension, and renaming or
 //     reshaping what the extension's code refers to by name.
 #include "boundary.hpp"
+#include "table_owner.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -620,9 +621,7 @@ void drop_personal_labels_with_extension(Node *parsetree) {
     foreach (cell, stmt->objects)
         if (strcmp(strVal(lfirst(cell)), kExtension) == 0) ours = true;
     if (!ours) return;
-    int guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    int guc_level = saas::pin_catalog_search_path();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     int rc = SPI_execute(
         "SELECT pg_catalog.format('SECURITY LABEL FOR %I ON COLUMN %s.%I IS NULL', l.provider, "
@@ -643,7 +642,7 @@ void drop_personal_labels_with_extension(Node *parsetree) {
         if (rc != SPI_OK_UTILITY) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
     }
     SPI_finish();
-    AtEOXact_GUC(true, guc_level);
+    saas::unpin_search_path(guc_level);
 }
 
 SAAS_FUNCTION(saas_ddl_command_start) {

@@ -12,7 +12,6 @@ extern "C" {
 #include "commands/extension.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
-#include "utils/guc.h"
 #include "utils/syscache.h"
 #include "tcop/cmdtag.h"
 #include "utils/rls.h"
@@ -115,9 +114,7 @@ SAAS_FUNCTION(saas_record_schema_change) {
     saas::SavedUser saved = saas::become_table_owner(owner);
     // Every name in the queries is qualified; a fixed search_path keeps
     // anything a role planted in its own schemas out all the same.
-    int guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    int guc_level = saas::pin_catalog_search_path();
     int rc;
     if (dropping) {
         Oid argtypes[1] = {TEXTOID};
@@ -146,7 +143,7 @@ SAAS_FUNCTION(saas_record_schema_change) {
                 elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
         }
     }
-    AtEOXact_GUC(true, guc_level);
+    saas::unpin_search_path(guc_level);
     saas::restore_user(saved);
     SPI_finish();
     PG_RETURN_NULL();

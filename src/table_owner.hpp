@@ -9,6 +9,10 @@
 
 #include "pg.hpp"
 
+extern "C" {
+#include "utils/guc.h"
+}
+
 namespace saas {
 
 struct SavedUser {
@@ -28,6 +32,20 @@ inline SavedUser become_table_owner(Oid owner) {
 
 inline void restore_user(const SavedUser &saved) {
     SetUserIdAndSecContext(saved.user_id, saved.sec_context);
+}
+
+// Pins search_path to pg_catalog, pg_temp until unpin_search_path: queries
+// run as an owner (or on behalf of any role) must not resolve to objects a
+// role planted in its own schemas.  Returns the GUC nest level to unpin.
+inline int pin_catalog_search_path() {
+    int level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    return level;
+}
+
+inline void unpin_search_path(int level) {
+    AtEOXact_GUC(true, level);
 }
 
 } // namespace saas
