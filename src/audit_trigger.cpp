@@ -293,6 +293,15 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
     for (uint64 i = 0; i < tenants; i++) {
         bool isnull;
         Datum tenant = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+        // As for a row (row_identity): no audit row without an organization.
+        if (isnull)
+            ereport(ERROR,
+                    (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                     errmsg("cannot audit TRUNCATE of \"%s\": rows whose tenant column \"%s\" is "
+                            "NULL",
+                            text_to_cstring(info->table_name),
+                            NameStr(info->columns[info->tenant_attno - 1].name)),
+                     errhint("Every audited row must belong to an organization.")));
         Datum count = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
         MemoryContext spi_context = MemoryContextSwitchTo(caller_context);
         tenant_ids[i] = datumCopy(tenant, false, sizeof(pg_uuid_t));

@@ -156,7 +156,18 @@ SELECT count(*) AS before FROM pg_temp.truncations('tt.bulk') \gset
 TRUNCATE tt.bulk;
 SELECT count(*) - :before AS recorded_after_disable FROM pg_temp.truncations('tt.bulk');
 
--- 6. The trigger function refuses to run as anything else.
+-- 6. Rows without a tenant (written while auditing was off) cannot be
+-- recorded: the TRUNCATE is refused, as a change of such a row would be.
+CREATE TABLE tt.loose (organization_id uuid, id uuid DEFAULT saas.uuid_generate_v7());
+SELECT saas.enable_audit('tt.loose');
+BEGIN;
+SET LOCAL saas.audit_enabled = off;
+INSERT INTO tt.loose (organization_id) VALUES (NULL), (:A);
+COMMIT;
+SELECT pg_temp.err('TRUNCATE tt.loose') AS truncate_without_tenant;
+SELECT count(*) AS rows_still_there FROM tt.loose;
+
+-- 7. The trigger function refuses to run as anything else.
 CREATE TABLE tt.wrong (organization_id uuid NOT NULL);
 CREATE TRIGGER wrong AFTER TRUNCATE ON tt.wrong FOR EACH STATEMENT
     EXECUTE FUNCTION saas.audit_trigger('tt.wrong', 'organization_id');
