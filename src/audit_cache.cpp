@@ -148,10 +148,11 @@ Oid citus_logical_table(Oid relid) {
 }
 
 // The relation whose name rel may record changes under (see above), or
-// InvalidOid.
-Oid relation_named(const char *logical, Relation rel) {
+// InvalidOid; *shard tells whether rel is a Citus shard of it.
+Oid relation_named(const char *logical, Relation rel, bool *shard) {
     Oid relid = RelationGetRelid(rel);
     Oid named = relation_or_ancestor_named(logical, relid);
+    *shard = false;
     if (OidIsValid(named)) return named;
     // On Citus, the logical table of the shard, or of the shard that is its
     // partition root (a partition's shards are partitions of the parent's).
@@ -164,13 +165,17 @@ Oid relation_named(const char *logical, Relation rel) {
         if (!OidIsValid(candidate)) continue;
         Oid shard_of = citus_logical_table(candidate);
         if (OidIsValid(shard_of)) named = relation_or_ancestor_named(logical, shard_of);
-        if (OidIsValid(named)) return named;
+        if (OidIsValid(named)) {
+            *shard = true;
+            return named;
+        }
     }
     return InvalidOid;
 }
 
-// Returns the relation whose name the audit rows carry.
-Oid check_audited_relation(Relation rel, Trigger *trigger, const char *logical) {
+// Returns the relation whose name the audit rows carry; *shard tells
+// whether rel is a Citus shard of it.
+Oid check_audited_relation(Relation rel, Trigger *trigger, const char *logical, bool *shard) {
     const char *own = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                  RelationGetRelationName(rel));
     // enable_audit() is called on the root of a partition tree.
@@ -191,8 +196,9 @@ Oid check_audited_relation(Relation rel, Trigger *trigger, const char *logical) 
                                   "the log of the tenant each row names; a temporary table's "
                                   "rows are not bound to a tenant."),
                         errhint("Audit permanent tables only, with saas.enable_audit().")));
+    *shard = false;
     if (logical == nullptr) return RelationGetRelid(rel);
-    Oid named = relation_named(logical, rel);
+    Oid named = relation_named(logical, rel, shard);
     if (!OidIsValid(named))
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("audit trigger \"%s\" on %s may not record changes as \"%s\"",
@@ -246,8 +252,8 @@ void describe_relation(RelationInfo *info, TriggerData *trigdata) {
     const char *relname = RelationGetRelationName(rel);
     const char *tenant_column = "organization_id";
     bool named = trigger->tgnargs >= 1 && trigger->tgargs[0][0] != '\0';
-    info->named_relation =
-        check_audited_relation(rel, trigger, named ? trigger->tgargs[0] : nullptr);
+    info->named_relation = check_audited_relation(
+        rel, trigger, named ? trigger->tgargs[0] : nullptr, &info->citus_shard);
     if (named) {
         info->table_name = cstring_to_text(trigger->tgargs[0]);
     } else {

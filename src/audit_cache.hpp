@@ -42,6 +42,7 @@ struct RelationInfo {
     text *table_name;      // logical "schema.table" written to audit_logs
     Oid named_relation;    // the relation of that name: the audited one, a
                            // partitioned ancestor, or a Citus shard's table
+    bool citus_shard;      // the relation is a Citus shard of named_relation
     int tenant_attno;      // 1-based; column of the organization id (uuid)
     int id_attno;          // 1-based; 0 when the table has no uuid "id"
     int deleted_at_attno;  // 1-based; 0 when the table has no soft delete

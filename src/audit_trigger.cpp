@@ -269,6 +269,11 @@ void audit_statement(TriggerData *trigdata, const RelationInfo *info,
 // with a fixed search_path (the query names only qualified objects).
 void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
                     const SessionContext *session) {
+    // On Citus, TRUNCATE of a distributed table fires this trigger on the
+    // distributed table (on the coordinator, or a worker's shell table),
+    // whose count covers every shard.  A shard carries a copy of the trigger
+    // once Citus has moved it; counting there would record its rows again.
+    if (info->citus_shard) return;
     Relation rel = trigdata->tg_relation;
     StringInfoData sql;
     initStringInfo(&sql);

@@ -36,38 +36,69 @@ DROP FUNCTION saas._record_history_replaced(pg_catalog.regclass, uuid);
 -- downgrade to 0.4.0 relabelled (UPDATE, with the action kept in
 -- metadata.saas_schema_action) get their action back first; the CHECK is
 -- then validated against every row.
--- (ALTER TABLE of audit_logs through EXECUTE: Citus forwards a top-level
--- ALTER TABLE of a distributed table in an extension script to the workers
--- as the text of the whole script.)
-DO $do$ BEGIN EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action'; END $do$;
--- (In a DO block: Citus forwards a top-level SET in an extension script to
--- the workers as the text of the whole script, a plpgsql SET as itself.)
-DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
-UPDATE saas.audit_logs AS a
-   SET action = a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action',
-       metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
- WHERE a.action OPERATOR(pg_catalog.=) 'UPDATE'
-   AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action'
-   AND ((a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
-         AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
-              OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL)))
-        -- a TRUNCATE row: no record, no new values (an UPDATE always has them)
-        OR (a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' OPERATOR(pg_catalog.=) 'TRUNCATE'
-            AND a.record_id IS NULL AND a.new_values IS NULL
-            AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
-DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
--- (One action a line, as in sql/schema/40_audit.sql.)
-DO $do$ BEGIN EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
-      'INSERT'
-    , 'UPDATE'
-    , 'DELETE'
-    , 'SOFT_DELETE'
-    , 'RESTORE'
-    , 'REDACT'
-    , 'EXPORT'
-    , 'IMPORT'
-    , 'TRUNCATE'
-))$sql$; END $do$;
+-- (One DO block, ALTER TABLE through EXECUTE: Citus forwards a top-level
+-- statement of an extension script to the workers as the text of the whole
+-- script.)
+DO $do$
+DECLARE
+    distributed boolean := false;
+    coordinator boolean := true;
+    saved text[];
+BEGIN
+    -- On Citus with audit_logs distributed, the coordinator's UPDATE changes
+    -- the rows of every shard; a worker, running this script as a command
+    -- the coordinator sent, leaves them to it (Citus refuses a distributed
+    -- query there) and changes only its table's definition.
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1), '
+                '(SELECT g.groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group AS g)'
+            INTO distributed, coordinator USING 'saas.audit_logs'::pg_catalog.regclass;
+    END IF;
+    IF distributed THEN
+        -- The guard on the shards needs the maintenance flag: SET LOCAL
+        -- reaches the workers with citus.propagate_set_commands.  One
+        -- connection a worker: Citus runs the ALTER TABLE after the UPDATE
+        -- only over the connections the UPDATE used.
+        saved := ARRAY[pg_catalog.current_setting('citus.propagate_set_commands'),
+                       pg_catalog.current_setting('citus.multi_shard_modify_mode')];
+        PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action';
+    IF coordinator OR NOT distributed THEN
+        SET LOCAL saas_audit.partition_maintenance = on;
+        UPDATE saas.audit_logs AS a
+           SET action = a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action',
+               metadata = a.metadata OPERATOR(pg_catalog.-) 'saas_schema_action'::text
+         WHERE a.action OPERATOR(pg_catalog.=) 'UPDATE'
+           AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action'
+           AND ((a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' IN ('REDACT', 'EXPORT', 'IMPORT')
+                 AND (a.table_name OPERATOR(pg_catalog.=) 'saas.audit_logs'
+                      OR (a.table_name OPERATOR(pg_catalog.=) 'saas.organizations' AND a.record_id IS NULL)))
+                -- a TRUNCATE row: no record, no new values (an UPDATE always has them)
+                OR (a.metadata OPERATOR(pg_catalog.->>) 'saas_schema_action' OPERATOR(pg_catalog.=) 'TRUNCATE'
+                    AND a.record_id IS NULL AND a.new_values IS NULL
+                    AND a.old_values OPERATOR(pg_catalog.?) 'rows'));
+        SET LOCAL saas_audit.partition_maintenance = off;
+    END IF;
+    -- (One action a line, as in sql/schema/40_audit.sql.)
+    EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action CHECK (action IN (
+          'INSERT'
+        , 'UPDATE'
+        , 'DELETE'
+        , 'SOFT_DELETE'
+        , 'RESTORE'
+        , 'REDACT'
+        , 'EXPORT'
+        , 'IMPORT'
+        , 'TRUNCATE'
+    ))$sql$;
+    IF distributed THEN
+        PERFORM pg_catalog.set_config('citus.propagate_set_commands', saved[1], true);
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', saved[2], true);
+    END IF;
+END
+$do$;
 
 --#create _require_no_transaction_block
 --#create _require_admin
@@ -148,7 +179,6 @@ CREATE TRIGGER schema_changes_append_only BEFORE UPDATE OR DELETE ON saas.schema
     FOR EACH ROW EXECUTE FUNCTION saas.schema_changes_guard();
 CREATE TRIGGER schema_changes_no_truncate BEFORE TRUNCATE ON saas.schema_changes
     FOR EACH STATEMENT EXECUTE FUNCTION saas.schema_changes_guard();
-ALTER EXTENSION saas_schema DROP TABLE saas.schema_changes;
 --#create _record_schema_change
 
 -- Undo from the audit log (45_undo.sql).
@@ -304,7 +334,21 @@ $$;
 -- Last, once nothing above needs the tables any more: on a Citus worker,
 -- the copies of the tables CREATE EXTENSION made there go unless they were
 -- distributed already (then they are Citus' shell tables): Citus makes the
--- workers' tables from now on (docs/citus.md).
+-- workers' tables from now on (docs/citus.md).  saas.schema_changes goes in
+-- either case: schema changes are recorded on the coordinator, and a worker
+-- installed with 0.5.0 has no such table either.
+DO $do$
+DECLARE
+    local_group integer;
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+        EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g' INTO local_group;
+        IF local_group OPERATOR(pg_catalog.<>) 0 THEN
+            DROP TABLE saas.schema_changes;
+        END IF;
+    END IF;
+END
+$do$;
 SELECT saas._drop_tables_on_citus_worker();
 
 -- The tables become ordinary tables; their pg_extension_config_dump

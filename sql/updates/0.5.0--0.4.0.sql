@@ -74,18 +74,34 @@ DROP FUNCTION saas._revert_key_columns(regclass);
 -- It refuses rather than lose something: a lifecycle row whose metadata
 -- already holds saas_schema_action (it would be overwritten), or pg_cron
 -- jobs of this database calling a function dropped below (they would fail).
+-- (One DO block: Citus forwards a top-level statement of an extension
+-- script to the workers as the text of the whole script.)
 DO $do$
 DECLARE
     n bigint;
     jobs text;
+    distributed boolean := false;
+    coordinator boolean := true;
+    saved text[];
 BEGIN
-    SELECT pg_catalog.count(*) INTO n FROM saas.audit_logs AS a
-     WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE') AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action';
-    IF n OPERATOR(pg_catalog.>) 0 THEN
-        RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: % REDACT/EXPORT/IMPORT/TRUNCATE audit rows have a metadata key saas_schema_action', n
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'The downgrade keeps such rows as UPDATE rows naming their action in that key, which would overwrite the value they hold.',
-                  HINT = 'Stay on 0.5.0, or export those rows first (SELECT * FROM saas.audit_logs WHERE action IN (''REDACT'', ''EXPORT'', ''IMPORT'', ''TRUNCATE'') AND metadata ? ''saas_schema_action'').';
+    -- On Citus with audit_logs distributed, the coordinator's queries read
+    -- and change the rows of every shard; a worker, running this script as a
+    -- command the coordinator sent, leaves the rows to it (Citus refuses a
+    -- distributed query there) and changes only its table's definition.
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition AS p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1), '
+                '(SELECT g.groupid OPERATOR(pg_catalog.=) 0 FROM pg_catalog.pg_dist_local_group AS g)'
+            INTO distributed, coordinator USING 'saas.audit_logs'::pg_catalog.regclass;
+    END IF;
+    IF coordinator OR NOT distributed THEN
+        SELECT pg_catalog.count(*) INTO n FROM saas.audit_logs AS a
+         WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE') AND a.metadata OPERATOR(pg_catalog.?) 'saas_schema_action';
+        IF n OPERATOR(pg_catalog.>) 0 THEN
+            RAISE EXCEPTION 'saas_schema 0.5.0 -> 0.4.0: % REDACT/EXPORT/IMPORT/TRUNCATE audit rows have a metadata key saas_schema_action', n
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'The downgrade keeps such rows as UPDATE rows naming their action in that key, which would overwrite the value they hold.',
+                      HINT = 'Stay on 0.5.0, or export those rows first (SELECT * FROM saas.audit_logs WHERE action IN (''REDACT'', ''EXPORT'', ''IMPORT'', ''TRUNCATE'') AND metadata ? ''saas_schema_action'').';
+        END IF;
     END IF;
     IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
         EXECUTE $q$SELECT pg_catalog.string_agg(pg_catalog.format('%s (%s)', j.jobname, j.jobid), ', ' ORDER BY j.jobid)
@@ -99,25 +115,37 @@ BEGIN
                       HINT = 'SELECT saas.unschedule_maintenance(); (or cron.unschedule() the jobs) first.';
         END IF;
     END IF;
+
+    IF distributed THEN
+        -- The guard on the shards needs the maintenance flag: SET LOCAL
+        -- reaches the workers with citus.propagate_set_commands.  One
+        -- connection a worker: Citus runs the ALTER TABLE after the UPDATE
+        -- only over the connections the UPDATE used.
+        saved := ARRAY[pg_catalog.current_setting('citus.propagate_set_commands'),
+                       pg_catalog.current_setting('citus.multi_shard_modify_mode')];
+        PERFORM pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+    EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action';
+    IF coordinator OR NOT distributed THEN
+        SET LOCAL saas_audit.partition_maintenance = on;
+        UPDATE saas.audit_logs AS a
+           -- (jsonb_object, not the STABLE jsonb_build_object: Citus refuses
+           -- STABLE functions of columns in an UPDATE of a distributed table.)
+           SET metadata = a.metadata OPERATOR(pg_catalog.||)
+                          pg_catalog.jsonb_object(ARRAY['saas_schema_action', a.action]),
+               action = 'UPDATE'
+         WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
+        SET LOCAL saas_audit.partition_maintenance = off;
+    END IF;
+    EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
+        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'))$sql$;
+    IF distributed THEN
+        PERFORM pg_catalog.set_config('citus.propagate_set_commands', saved[1], true);
+        PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', saved[2], true);
+    END IF;
 END
 $do$;
--- (ALTER TABLE of audit_logs through EXECUTE: Citus forwards a top-level
--- ALTER TABLE of a distributed table in an extension script to the workers
--- as the text of the whole script.)
-DO $do$ BEGIN EXECUTE 'ALTER TABLE saas.audit_logs DROP CONSTRAINT IF EXISTS chk_audit_logs_action'; END $do$;
--- (In a DO block: Citus forwards a top-level SET in an extension script to
--- the workers as the text of the whole script, a plpgsql SET as itself.)
-DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = on; END $do$;
-UPDATE saas.audit_logs AS a
-   -- (jsonb_object, not the STABLE jsonb_build_object: Citus refuses
-   -- STABLE functions of columns in an UPDATE of a distributed table.)
-   SET metadata = a.metadata OPERATOR(pg_catalog.||)
-                  pg_catalog.jsonb_object(ARRAY['saas_schema_action', a.action]),
-       action = 'UPDATE'
- WHERE a.action IN ('REDACT', 'EXPORT', 'IMPORT', 'TRUNCATE');
-DO $do$ BEGIN SET LOCAL saas_audit.partition_maintenance = off; END $do$;
-DO $do$ BEGIN EXECUTE $sql$ALTER TABLE saas.audit_logs ADD CONSTRAINT chk_audit_logs_action
-    CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'RESTORE'))$sql$; END $do$;
 -- The default personal columns go (labels the DBA added elsewhere stay).
 DO $do$
 DECLARE
