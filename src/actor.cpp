@@ -38,26 +38,21 @@ void remember(const pg_uuid_t &tenant, const pg_uuid_t &actor, bool accepted) {
     verdict.accepted = accepted;
 }
 
-Oid relation_owner(Oid relid) {
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
-    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
+// The actor lookup's plan, kept for the backend's life.
 SPIPlanPtr lookup_plan = nullptr;
 
-// set_actor's check: is actor an active user of tenant?  Run as the owner
-// of saas.users, so that neither the caller's privileges nor row-level
+} // namespace
+
+// set_actor's check: is actor a user of tenant, and active?  Run as the
+// owner of saas.users, so that neither the caller's privileges nor row-level
 // security (forced on users) change the answer.  On Citus, users is
 // colocated with every tenant table: on the worker where the audit trigger
 // runs on a shard, the lookup is routed to the local users shard (Citus
 // allows local, not remote, queries in triggers on shards).
-bool active_user_of(const pg_uuid_t &tenant, const pg_uuid_t &actor) {
+UserState user_state(const pg_uuid_t &tenant, const pg_uuid_t &actor) {
     Oid nsp = get_namespace_oid("saas", true);
     Oid users = OidIsValid(nsp) ? get_relname_relid("users", nsp) : InvalidOid;
-    if (!OidIsValid(users)) return false;
+    if (!OidIsValid(users)) return UserState::Unknown;
     Oid owner = relation_owner(users);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     if (lookup_plan == nullptr) {
@@ -78,17 +73,15 @@ bool active_user_of(const pg_uuid_t &tenant, const pg_uuid_t &actor) {
     int rc = SPI_execute_plan(lookup_plan, values, nullptr, true, 1);
     restore_user(saved);
     if (rc != SPI_OK_SELECT) elog(ERROR, "actor lookup failed: %s", SPI_result_code_string(rc));
-    bool active = false;
+    UserState state = UserState::Unknown;
     if (SPI_processed == 1) {
         bool isnull;
         Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-        active = !isnull && DatumGetBool(value);
+        state = !isnull && DatumGetBool(value) ? UserState::Active : UserState::Inactive;
     }
     SPI_finish();
-    return active;
+    return state;
 }
-
-} // namespace
 
 // For saas._certify_actor() below only.
 void remember_certified_actor(const pg_uuid_t &tenant, const pg_uuid_t &actor) {
@@ -102,7 +95,7 @@ bool checked_actor(pg_uuid_t *out) {
     if (!read_tenant_id(&tenant)) return false; // set_actor needs a tenant
     if (verdict.transaction != MyProc->lxid || !same(verdict.tenant, tenant) ||
         !same(verdict.actor, actor))
-        remember(tenant, actor, active_user_of(tenant, actor));
+        remember(tenant, actor, user_state(tenant, actor) == UserState::Active);
     if (!verdict.accepted) return false;
     *out = actor;
     return true;

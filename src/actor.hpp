@@ -29,6 +29,11 @@ namespace saas {
 // deactivated.  A setting that is not a uuid raises 22P02 naming it.
 bool checked_actor(pg_uuid_t *out);
 
+// Whether actor is a user of tenant, and an active one, looked up in
+// saas.users as its owner (row-level security lifted).
+enum class UserState { Unknown, Inactive, Active };
+UserState user_state(const pg_uuid_t &tenant, const pg_uuid_t &actor);
+
 // Records that saas.set_actor() checked actor for tenant in this
 // transaction (used by saas._certify_actor() only).
 void remember_certified_actor(const pg_uuid_t &tenant, const pg_uuid_t &actor);

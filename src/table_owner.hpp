@@ -10,7 +10,9 @@
 #include "pg.hpp"
 
 extern "C" {
+#include "catalog/pg_class.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
 }
 
 namespace saas {
@@ -32,6 +34,14 @@ inline SavedUser become_table_owner(Oid owner) {
 
 inline void restore_user(const SavedUser &saved) {
     SetUserIdAndSecContext(saved.user_id, saved.sec_context);
+}
+
+inline Oid relation_owner(Oid relid) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
 }
 
 // Pins search_path to pg_catalog, pg_temp until unpin_search_path: queries

@@ -22,9 +22,26 @@ CREATE FUNCTION saas._require_transaction_block(caller text) RETURNS void
 COMMENT ON FUNCTION saas._require_transaction_block(text) IS
     'Internal: raises 25P01 when called outside a transaction block.';
 
+-- The lookups behind set_tenant and set_actor, made as the owner of the
+-- table they read: the SECURITY DEFINER functions below belong to whoever
+-- installed the extension, and the tables may belong to another role
+-- (restored from a database owner's dump, or handed over), whose views,
+-- triggers and casts must not run with the installer's rights.
+CREATE FUNCTION saas._organization_exists(org uuid) RETURNS boolean
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'saas_organization_exists';
+COMMENT ON FUNCTION saas._organization_exists(uuid) IS
+    'Internal: whether the organization exists (saas.set_tenant''s check), looked up as the owner of saas.organizations.';
+
+CREATE FUNCTION saas._user_is_active(tenant uuid, user_id uuid) RETURNS boolean
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'saas_user_is_active';
+COMMENT ON FUNCTION saas._user_is_active(uuid, uuid) IS
+    'Internal: whether the user of the tenant is active, NULL when it is not the tenant''s (saas.set_actor''s check), looked up as the owner of saas.users.';
+
 CREATE FUNCTION saas.set_tenant(org uuid) RETURNS uuid
     LANGUAGE plpgsql VOLATILE
-    SECURITY DEFINER  -- validates org whatever the caller's privileges on organizations
+    SECURITY DEFINER  -- as in 0.5.0; the check itself runs as the owner of organizations
     SET search_path = pg_catalog, saas, pg_temp
     AS $fn$
 BEGIN
@@ -36,12 +53,9 @@ BEGIN
     PERFORM saas._require_transaction_block('saas.set_tenant');
     -- SET LOCAL (not set_config): Citus propagates SET LOCAL to the workers
     -- that evaluate the policies (citus.propagate_set_commands = 'local').
-    -- Set before the check, which the error below undoes: this function
-    -- runs as the owner of saas.organizations, and when that owner is not a
-    -- superuser (a database owner's install) the forced row-level security
-    -- shows it only the tenant that is set.
+    -- Set before the check, which the error below undoes.
     EXECUTE pg_catalog.format('SET LOCAL app.current_tenant_id = %L', org);
-    IF NOT EXISTS (SELECT 1 FROM saas.organizations AS o WHERE o.id = org) THEN
+    IF NOT saas._organization_exists(org) THEN
         RAISE EXCEPTION 'saas.set_tenant: organization % does not exist', org
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -56,7 +70,7 @@ COMMENT ON FUNCTION saas.set_tenant(uuid) IS
 
 CREATE FUNCTION saas.set_actor(user_id uuid, metadata jsonb DEFAULT '{}'::jsonb) RETURNS uuid
     LANGUAGE plpgsql VOLATILE
-    SECURITY DEFINER  -- validates the user whatever the caller's privileges on users
+    SECURITY DEFINER  -- for saas._certify_actor(); the check runs as the owner of users
     SET search_path = pg_catalog, saas, pg_temp
     AS $fn$
 DECLARE
@@ -77,9 +91,8 @@ BEGIN
         RAISE EXCEPTION 'saas.set_actor: metadata must be a JSON object, not %', pg_catalog.jsonb_typeof(metadata)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT u.is_active INTO active FROM saas.users AS u
-    WHERE u.organization_id = tenant AND u.id = set_actor.user_id;
-    IF NOT FOUND THEN
+    active := saas._user_is_active(tenant, set_actor.user_id);
+    IF active IS NULL THEN
         -- Same message whether the user is unknown or another tenant's: no
         -- existence oracle across tenants.
         RAISE EXCEPTION 'saas.set_actor: user % does not belong to the current tenant', user_id

@@ -220,6 +220,20 @@ SELECT table_name, count(*) FROM saas.export_tenant(:'acme') GROUP BY table_name
 SELECT pg_temp.err(format('SELECT * FROM saas.export_tenant(%L)', :'globex'));
 -- It cannot write audit rows for another tenant through the export's helper.
 SELECT pg_temp.err(format($$SELECT saas._audit_export(%L, '{}', '{}')$$, :'globex'));
+-- Bad arguments are refused (22023): no organization, a summary or metadata
+-- that is not a JSON object.
+SELECT pg_temp.err($$SELECT saas._audit_export(NULL, '{}', '{}')$$);
+SELECT pg_temp.err(format($$SELECT saas._audit_export(%L, '[1]', '{}')$$, :'acme'));
+SELECT pg_temp.err(format($$SELECT saas._audit_export(%L, '{}', NULL)$$, :'acme'));
+-- The lookups of set_tenant and set_actor run as the tables' owner, past
+-- the caller's row-level security (Globex is not this transaction's tenant)
+-- and answer nothing more than set_tenant and set_actor do: whether an
+-- organization exists, whether a user of it is active (NULL: not its user).
+SELECT saas._organization_exists(:'acme') AS acme, saas._organization_exists(:'globex') AS globex,
+       saas._organization_exists('00000000-0000-7000-8000-000000000000') AS unknown,
+       saas._organization_exists(NULL) AS no_org;
+SELECT saas._user_is_active(:'acme', :'road') AS road, saas._user_is_active(:'globex', :'hank') AS hank,
+       saas._user_is_active(:'globex', :'road') AS road_at_globex, saas._user_is_active(:'acme', NULL) AS no_user;
 COMMIT;
 RESET ROLE;
 SELECT action, user_id = :'road' AS by_road, metadata->>'current_user' AS db_role

@@ -28,6 +28,7 @@ use Test::More;
 
 use lib dirname(__FILE__) . '/../perl';
 use SaasCompare;
+use SaasTest;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 my $pkglib = `pg_config --pkglibdir`;
@@ -262,7 +263,7 @@ like($err, qr/ERROR:  55000: saas_schema 0\.5\.0 -> 0\.4\.0: 1 REDACT\/EXPORT\/I
      'the downgrade refuses (55000) when relabelling would overwrite a metadata key saas_schema_action');
 is($target->safe_psql('refuse', q{SELECT e.extversion || ' ' || (SELECT a.metadata->>'saas_schema_action' FROM saas.audit_logs a
                                    WHERE a.action = 'EXPORT') FROM pg_extension e WHERE e.extname = 'saas_schema'}),
-   '0.5.0 mine', 'and changes nothing');
+   SaasTest::default_version() . ' mine', 'and changes nothing');
 
 # ---------------------------------------------------------------------------
 # Citus: single server -> Citus -> single server.

@@ -36,8 +36,9 @@ $tree->write_extension_file("saas_schema--0.4.0.sql", $released{'0.4.0'});
 # created IF NOT EXISTS; the install script replaces nothing; the only name
 # in public is citext's type.
 my @versions = split /\n/, `perl $repo/scripts/generate_sql.pl versions`;
+my $newest = $versions[-1];
 my @trusted_scripts = ("saas_schema--$versions[-1].sql",
-                       grep { /0\.5\.0/ } map {; "saas_schema--$versions[$_-1]--$versions[$_].sql",
+                       grep { /--(?:0\.(?:[5-9]|\d\d)|[1-9]\d*\.\d+)\.\d+/ } map {; "saas_schema--$versions[$_-1]--$versions[$_].sql",
                                                   "saas_schema--$versions[$_]--$versions[$_-1].sql" } 1 .. $#versions);
 for my $name (@trusted_scripts) {
     my $text = $tree->read_extension_file($name);
@@ -220,7 +221,7 @@ is(planted_ran('owned'), '0', 'and none recorded a call');
 is($node->safe_psql('owned', q{SELECT e.extversion || ' ' || e.extowner::regrole || ' ' ||
                                       (SELECT c.extowner::regrole::text FROM pg_extension c WHERE c.extname = 'citext')
                                  FROM pg_extension e WHERE e.extname = 'saas_schema'}),
-    '0.5.0 tenant_admin tenant_admin', 'both extensions belong to the database owner');
+    "$newest tenant_admin tenant_admin", 'both extensions belong to the database owner');
 
 # ALTER EXTENSION ... UPDATE: to the version it has (nothing to do) and
 # downwards to 0.4.0, which is refused to it.
@@ -229,12 +230,18 @@ is($rc, 0, 'ALTER EXTENSION saas_schema UPDATE by the owner (already at the newe
 ($rc, $out, $err) = $node->psql('owned', "ALTER EXTENSION saas_schema UPDATE TO '0.4.0'",
                                 extra_params => ['-U', 'tenant_admin']);
 like($err, qr/permission denied to update extension "saas_schema"/, 'the downgrade to 0.4.0 is refused to it');
+# Down to 0.5.0, the first trusted version, and back up, by the owner: the
+# scripts run as the bootstrap superuser, and nothing planted runs.
+($rc, $out, $err) = $node->psql('owned', "ALTER EXTENSION saas_schema UPDATE TO '0.5.0'; ALTER EXTENSION saas_schema UPDATE",
+                                extra_params => ['-U', 'tenant_admin']);
+is($rc, 0, "the owner downgrades to 0.5.0 and updates to $newest again") or diag($err);
+is(planted_in_log() . planted_ran('owned'), '0', 'nothing planted ran during the downgrade and the update');
 
-# A superuser takes the 0.4.0 database to 0.5.0 and back: the 0.5.0
-# update script and the downgrade run nothing planted either.
-($rc, $out, $err) = $node->psql('owned_old', "ALTER EXTENSION saas_schema UPDATE TO '0.5.0'");
-is($rc, 0, 'a superuser updates 0.4.0 to 0.5.0 in the planted database') or diag($err);
-is(planted_in_log() . planted_ran('owned_old'), '0', 'nothing planted ran during the update to 0.5.0');
+# A superuser takes the 0.4.0 database to the newest version and back: the
+# update scripts from 0.5.0 on and the downgrades run nothing planted either.
+($rc, $out, $err) = $node->psql('owned_old', "ALTER EXTENSION saas_schema UPDATE");
+is($rc, 0, "a superuser updates 0.4.0 to $newest in the planted database") or diag($err);
+is(planted_in_log() . planted_ran('owned_old'), '0', "nothing planted ran during the update to $newest");
 ($rc, $out, $err) = $node->psql('owned_old', "ALTER EXTENSION saas_schema UPDATE TO '0.4.0'");
 is($rc, 0, 'and downgrades it to 0.4.0') or diag($err);
 is(planted_in_log() . planted_ran('owned_old'), '0', 'nothing planted ran during the downgrade');
@@ -531,6 +538,56 @@ is($node->safe_psql('restored', q{SELECT string_agg(DISTINCT c.relowner::regrole
 is($rc, 0, 'the application role works in the restored database (its grants came back)') or diag($err);
 is((split /\n/, $out)[-1], '3', 'and is audited there');
 $node->safe_psql('postgres', 'ALTER ROLE tenant_admin NOBYPASSRLS');
+
+# A superuser restores the owner's dump into a database of the owner's: the
+# dump's CREATE EXTENSION then runs as the superuser, who owns the
+# extension's functions, while the schema and the tables stay the owner's.
+# The owner replaces organizations and users with views calling code of its
+# own and puts a trigger of its own on audit_logs; the application role then
+# sets the tenant and the actor and records an export.  The SECURITY DEFINER
+# functions behind those calls, owned by the superuser, must run none of the
+# owner's code as the superuser: each records who ran it.
+my $superuser = $node->safe_psql('postgres', 'SELECT current_user');
+$node->safe_psql('postgres', 'CREATE DATABASE superrestored OWNER tenant_admin');
+$restored = IPC::Run::run(['pg_restore', '-d', $node->connstr('superrestored'), $dump],
+                          '>', \$stdout, '2>', \$stderr);
+ok($restored, "a superuser's pg_restore of the owner's dump, without error") or diag($stderr);
+is($node->safe_psql('superrestored', q{SELECT (SELECT p.proowner::regrole::text FROM pg_proc p WHERE p.oid = 'saas.set_tenant(uuid)'::regprocedure)
+                                          || ' ' || (SELECT c.relowner::regrole::text FROM pg_class c WHERE c.oid = 'saas.organizations'::regclass)}),
+   "$superuser tenant_admin", "there the superuser owns set_tenant and the owner the tables");
+($rc, $out, $err) = as_owner(qq{
+    SET client_min_messages = error;
+    CREATE TABLE public.who_ran (code text, role name, super text);
+    GRANT INSERT ON public.who_ran TO PUBLIC;
+    CREATE FUNCTION public.whoami(code text, id uuid) RETURNS uuid LANGUAGE plpgsql AS \$\$
+    BEGIN
+        INSERT INTO public.who_ran
+        SELECT code, current_user, r.rolsuper::text FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user;
+        RETURN id;
+    END \$\$;
+    CREATE FUNCTION public.whoami_trigger() RETURNS trigger LANGUAGE plpgsql AS \$\$
+    BEGIN
+        PERFORM public.whoami('audit_logs', NULL);
+        RETURN NEW;
+    END \$\$;
+    DROP TABLE saas.organizations, saas.users CASCADE;
+    CREATE VIEW saas.organizations WITH (security_invoker = true) AS SELECT public.whoami('organizations', '$org_a') AS id;
+    CREATE VIEW saas.users WITH (security_invoker = true)
+        AS SELECT '$org_a'::uuid AS organization_id, public.whoami('users', '$user_a') AS id, true AS is_active;
+    CREATE TRIGGER owner_code BEFORE INSERT ON saas.audit_logs FOR EACH ROW EXECUTE FUNCTION public.whoami_trigger();
+}, 'superrestored');
+is($rc, 0, 'the owner replaced organizations and users by views of its own and put a trigger on audit_logs') or diag($err);
+($rc, $out, $err) = $node->psql('superrestored', qq{
+    BEGIN;
+    SELECT saas.set_tenant('$org_a');
+    SELECT saas.set_actor('$user_a');
+    SELECT saas._audit_export('$org_a', '{"rows": 0}', '{}');
+    COMMIT;
+}, extra_params => ['-U', 'app']);
+is($rc, 0, 'the application role set the tenant and the actor and recorded an export') or diag($err);
+is($node->safe_psql('superrestored', q{SELECT string_agg(DISTINCT code || ':' || role || ':' || super, ' ' ORDER BY code || ':' || role || ':' || super) FROM public.who_ran}),
+   'audit_logs:tenant_admin:false organizations:tenant_admin:false users:tenant_admin:false',
+   "the owner's code ran as the owner, never as the superuser (set_tenant, set_actor, the export's audit row)");
 
 is(planted_in_log(), '', 'no planted code ran at any point (server log)');
 

@@ -1,0 +1,11 @@
+-- saas_schema 0.5.0 -> 0.6.0: saas.set_tenant, saas.set_actor and
+-- saas._audit_export read and write the tables as the tables' owner.  The
+-- first two are SECURITY DEFINER, owned by whoever installed the extension;
+-- when the tables belong to another role (a superuser restored a database
+-- owner's dump, or handed the tables over), that role's views, triggers and
+-- casts ran with the installer's rights, a superuser's.  Functions only: no
+-- table changes.
+--#create _organization_exists
+--#create _user_is_active
+--#changed-functions
+--#record-functions
