@@ -5,8 +5,9 @@
 # tables (Citus' shell tables) compared with the coordinator's, and a dump of
 # the coordinator checked for stale rows; a third worker is added and the
 # shards rebalanced onto it, and the checks run again for a tenant whose
-# shards moved there; the extension is downgraded and upgraded on the
-# distributed install.  Then two clusters that ran 0.4.0 (its released
+# shards moved there; tenants are exported, a person erased and a tenant
+# deleted, and a distributed table truncated; the extension is downgraded
+# and upgraded on the distributed install, every audit row compared.  Then two clusters that ran 0.4.0 (its released
 # install script), one distributed under 0.4.0 and one not, are updated to
 # the newest version, and a worker is added to the first.
 #
@@ -714,6 +715,51 @@ ok($C ne '' && $ret == 0,
 	'a tenant whose shards are on w3 loaded through the coordinator')
   or diag $perr;
 tenant_checks($C, 'after rebalance, tenant on w3') if $C ne '';
+
+# The tenant lifecycle with the tenants' shards on the workers (docs/citus.md):
+# the coordinator runs it, every query naming one tenant.
+my $G = c(q{SELECT id FROM saas.organizations WHERE slug = 'org-6'});
+my $per_table = c(
+	qq{SELECT 'saas.organizations:1,saas.projects:' || (SELECT count(*) FROM saas.projects WHERE organization_id = '$G')
+                 || ',saas.tasks:' || (SELECT count(*) FROM saas.tasks WHERE organization_id = '$G')
+                 || ',saas.tickets:' || (SELECT count(*) FROM saas.tickets WHERE organization_id = '$G')
+                 || ',saas.users:' || (SELECT count(*) FROM saas.users WHERE organization_id = '$G')});
+my ($exported, $export_err) = app($G,
+	qq{SELECT string_agg(table_name || ':' || n, ',' ORDER BY table_name) FROM (SELECT table_name, count(*) AS n FROM saas.export_tenant('$G')
+        WHERE table_name <> 'saas.audit_logs' GROUP BY 1) AS s});
+is((split /\n/, $exported)[-1] // '', $per_table,
+	"export_tenant as the application role: every row of the tenant's, from the shards")
+  or diag $export_err;
+is(c(qq{SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$G' AND action = 'EXPORT'}),
+	'1', 'and its EXPORT audit row, written into the shards');
+my $person = c(qq{SELECT id || ' ' || email FROM saas.users WHERE organization_id = '$G' ORDER BY id LIMIT 1});
+my ($person_id, $person_email) = split / /, $person;
+($ret, $out, $perr) = c_try(
+	qq{SET citus.propagate_set_commands = 'local'; BEGIN; SELECT saas.erase_user('$person_id') ->> 'live_rows'; COMMIT});
+is($ret . '/' . ((split /\n/, $out)[0] // ''), '0/1', 'erase_user() on the coordinator (a transaction, SET LOCAL sent to the workers)')
+  or diag $perr;
+is( c(
+		qq{SELECT (SELECT email FROM saas.users WHERE id = '$person_id') || ' / '
+                 || (SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$G'
+                      AND strpos(coalesce(old_values::text, '') || coalesce(new_values::text, '') || metadata::text, '$person_email') > 0)}
+	),
+	"erased-$person_id\@erased.invalid / 0",
+	"the person's email is gone from the row and from every audit row on the shards");
+my $H = c(q{SELECT id FROM saas.organizations WHERE slug = 'org-5'});
+my $h_rows = c(
+	qq{SELECT (SELECT count(*) FROM saas.users WHERE organization_id = '$H') + (SELECT count(*) FROM saas.projects WHERE organization_id = '$H')
+            + (SELECT count(*) FROM saas.tasks WHERE organization_id = '$H') + (SELECT count(*) FROM saas.tickets WHERE organization_id = '$H')});
+($ret, undef, $perr) = c_try(qq{CALL saas.delete_tenant('$H', 3)});
+is($ret, 0, 'CALL saas.delete_tenant() in batches of 3 rows on the coordinator') or diag $perr;
+is( c(
+		qq{SELECT (SELECT count(*) FROM saas.organizations WHERE id = '$H') + (SELECT count(*) FROM saas.users WHERE organization_id = '$H')
+                + (SELECT count(*) FROM saas.projects WHERE organization_id = '$H') + (SELECT count(*) FROM saas.tasks WHERE organization_id = '$H')
+                + (SELECT count(*) FROM saas.tickets WHERE organization_id = '$H')
+                || ' left, ' || (SELECT count(*) FROM saas.audit_logs WHERE organization_id = '$H' AND action = 'DELETE' AND record_id IS NOT NULL
+                                   AND table_name <> 'saas.organizations') || ' DELETE audit rows'}
+	),
+	"0 left, $h_rows DELETE audit rows",
+	'the tenant and every row of it are gone from the shards, each row with its DELETE audit row');
 
 # TRUNCATE of a distributed audited table: one audit row per tenant whose
 # rows it removed, with their number, written once (not again by a node).
