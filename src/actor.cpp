@@ -50,8 +50,7 @@ SPIPlanPtr lookup_plan = nullptr;
 // runs on a shard, the lookup is routed to the local users shard (Citus
 // allows local, not remote, queries in triggers on shards).
 UserState user_state(const pg_uuid_t &tenant, const pg_uuid_t &actor) {
-    Oid nsp = get_namespace_oid("saas", true);
-    Oid users = OidIsValid(nsp) ? get_relname_relid("users", nsp) : InvalidOid;
+    Oid users = saas_relation("users");
     if (!OidIsValid(users)) return UserState::Unknown;
     Oid owner = relation_owner(users);
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");

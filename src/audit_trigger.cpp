@@ -285,10 +285,9 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
                      quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                 RelationGetRelationName(rel)));
     MemoryContext caller_context = CurrentMemoryContext;
-    saas::SavedUser saved = saas::become_table_owner(rel->rd_rel->relowner);
-    int guc_level = saas::pin_catalog_search_path();
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute(sql.data, true, 0);
+    int rc = saas::spi_execute_as_owner(rel->rd_rel->relowner, sql.data, 0, nullptr, nullptr,
+                                        nullptr, true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
     uint64 tenants = SPI_processed;
     Datum *tenant_ids = static_cast<Datum *>(
@@ -314,8 +313,6 @@ void audit_truncate(TriggerData *trigdata, const RelationInfo *info,
         row_counts[i] = DatumGetInt64(count);
     }
     SPI_finish();
-    saas::unpin_search_path(guc_level);
-    saas::restore_user(saved);
 
     for (uint64 i = 0; i < tenants; i++) {
         RowIdentity identity;

@@ -33,17 +33,13 @@ InvalidatedCache audit_logs_invalidation = {forget_audit_logs, nullptr, 0, false
 Oid audit_logs_owner_id() {
     watch_invalidation(&audit_logs_invalidation);
     if (audit_logs_oid != InvalidOid) return audit_logs_owner;
-    Oid nsp = get_namespace_oid("saas", true);
-    Oid relid = OidIsValid(nsp) ? get_relname_relid("audit_logs", nsp) : InvalidOid;
+    Oid relid = saas_relation("audit_logs");
     if (!OidIsValid(relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("relation \"saas.audit_logs\" does not exist"),
                         errhint("The saas_schema extension must be installed for the audit "
                                 "trigger to work.")));
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
-    audit_logs_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
+    audit_logs_owner = relation_owner(relid);
     audit_logs_oid = relid;
     return audit_logs_owner;
 }

@@ -15,18 +15,15 @@
 #include "table_owner.hpp"
 
 extern "C" {
-#include "catalog/namespace.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 }
 
 namespace {
 
-// The relation saas.<name> (any kind: the owner may have replaced a table
-// by a view); 42P01 when there is none.
-Oid saas_relation(const char *name) {
-    Oid nsp = get_namespace_oid("saas", true);
-    Oid relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+// The relation saas.<name>; 42P01 when there is none.
+Oid existing_saas_relation(const char *name) {
+    Oid relid = saas::saas_relation(name);
     if (!OidIsValid(relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("relation \"saas.%s\" does not exist", name)));
@@ -43,17 +40,14 @@ bool is_json_object(Jsonb *value) {
 // it: it answers what set_tenant answers anyone.
 SAAS_FUNCTION(saas_organization_exists) {
     Datum org = PG_GETARG_DATUM(0);
-    Oid organizations = saas_relation("organizations");
+    Oid organizations = existing_saas_relation("organizations");
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     Oid types[1] = {UUIDOID};
     Datum values[1] = {org};
-    saas::SavedUser saved = saas::become_table_owner(saas::relation_owner(organizations));
-    int guc_level = saas::pin_catalog_search_path();
-    int rc = SPI_execute_with_args("SELECT FROM saas.organizations AS o "
-                                   "WHERE o.id OPERATOR(pg_catalog.=) $1",
-                                   1, types, values, nullptr, true, 1);
-    saas::unpin_search_path(guc_level);
-    saas::restore_user(saved);
+    int rc = saas::spi_execute_as_owner(saas::relation_owner(organizations),
+                                        "SELECT FROM saas.organizations AS o "
+                                        "WHERE o.id OPERATOR(pg_catalog.=) $1",
+                                        1, types, values, nullptr, true, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "organization lookup failed: %s", SPI_result_code_string(rc));
     bool found = SPI_processed > 0;
@@ -95,22 +89,19 @@ SAAS_FUNCTION(saas_audit_export) {
                         DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(org))))));
     pg_uuid_t actor = {};
     bool has_actor = saas::checked_actor(&actor);
-    Oid audit_logs = saas_relation("audit_logs");
+    Oid audit_logs = existing_saas_relation("audit_logs");
 
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
     Oid types[4] = {UUIDOID, UUIDOID, JSONBOID, JSONBOID};
     Datum values[4] = {UUIDPGetDatum(org), UUIDPGetDatum(&actor), PG_GETARG_DATUM(1),
                        PG_GETARG_DATUM(2)};
     const char nulls[4] = {' ', has_actor ? ' ' : 'n', ' ', ' '};
-    saas::SavedUser saved = saas::become_table_owner(saas::relation_owner(audit_logs));
-    int guc_level = saas::pin_catalog_search_path();
-    int rc = SPI_execute_with_args(
+    int rc = saas::spi_execute_as_owner(
+        saas::relation_owner(audit_logs),
         "INSERT INTO saas.audit_logs (organization_id, table_name, record_id, action, user_id, "
         "new_values, transaction_id, metadata) "
         "VALUES ($1, 'saas.organizations', NULL, 'EXPORT', $2, $3, pg_catalog.txid_current(), $4)",
         4, types, values, nulls, false, 0);
-    saas::unpin_search_path(guc_level);
-    saas::restore_user(saved);
     if (rc != SPI_OK_INSERT) elog(ERROR, "EXPORT audit row failed: %s", SPI_result_code_string(rc));
     SPI_finish();
     PG_RETURN_VOID();

@@ -95,7 +95,7 @@ SAAS_FUNCTION(saas_record_schema_change) {
     // The extension's own scripts build and update the schema: not changes
     // of what the DBA audits.
     if (creating_extension) PG_RETURN_NULL();
-    Oid target = get_relname_relid("schema_changes", get_namespace_oid("saas", true));
+    Oid target = saas::saas_relation("schema_changes");
     if (!OidIsValid(target)) PG_RETURN_NULL(); // dropped by the DBA: nothing to record into
     HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(target));
     if (!HeapTupleIsValid(class_tuple)) PG_RETURN_NULL();

@@ -10,6 +10,7 @@
 #include "pg.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "utils/guc.h"
 #include "utils/syscache.h"
@@ -56,6 +57,27 @@ inline int pin_catalog_search_path() {
 
 inline void unpin_search_path(int level) {
     AtEOXact_GUC(true, level);
+}
+
+// The relation saas.<name> (any kind: an owner may have replaced a table by
+// a view), or InvalidOid when there is none.
+inline Oid saas_relation(const char *name) {
+    Oid nsp = get_namespace_oid("saas", true);
+    return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+}
+
+// SPI_execute_with_args (SPI connected) as owner, search_path pinned: the
+// way the extension reads or writes a table on behalf of a role that must
+// not run the table owner's code with its own rights, nor the owner run a
+// caller's planted objects.
+inline int spi_execute_as_owner(Oid owner, const char *sql, int nargs, Oid *types, Datum *values,
+                                const char *nulls, bool read_only, long count) {
+    SavedUser saved = become_table_owner(owner);
+    int guc_level = pin_catalog_search_path();
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
+    unpin_search_path(guc_level);
+    restore_user(saved);
+    return rc;
 }
 
 } // namespace saas
